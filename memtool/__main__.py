@@ -1,0 +1,3 @@
+from memtool.cli.main import run
+
+run()

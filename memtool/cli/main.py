@@ -1,0 +1,41 @@
+"""The `memtool` command: a Typer app whose commands import their heavy parts lazily."""
+
+from __future__ import annotations
+
+import typer
+
+from memtool import __version__
+from memtool.cli import data_cmd
+from memtool.cli.models_cmd import models
+from memtool.cli.query_cmd import query
+from memtool.cli.report_cmd import report
+from memtool.cli.sweep_cmd import sweep
+
+app = typer.Typer(
+    name="memtool",
+    help="Which layers of vision networks predict image memorability, and are they brain-like?",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(sweep)
+app.command()(query)
+app.command()(report)
+app.command()(models)
+app.add_typer(data_cmd.app, name="data")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"memtool {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="print the version and exit")) -> None:
+    """memtool: layer-wise memorability and brain-similarity studies of vision networks."""
+
+
+def run() -> None:
+    app()

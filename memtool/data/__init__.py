@@ -1,0 +1,1 @@
+"""Data set adapters: memorability sets (LaMem, LNSIM, CSV, the bundled demo)."""

@@ -1,0 +1,186 @@
+"""Typed reads and writes of the results database."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import duckdb
+
+from memtool.errors import StoreError
+from memtool.store.connection import open_connection, sql_dir
+from memtool.store.migrations import apply_migrations
+
+SCORE_COLUMNS = (
+    "run_id", "model_id", "layer_name", "dataset_id", "setup_id", "target", "fold", "metric",
+    "score", "ci_low", "ci_high", "alpha", "n_train", "n_test", "reducer", "n_features",
+    "seconds",
+)
+LAYER_COLUMNS = (
+    "model_id", "layer_name", "layer_index", "exec_order", "relative_depth", "module_type",
+    "output_shape", "n_features", "alias_of",
+)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Store:
+    """A memtool results database at ``path``.
+
+    Every method opens its own short-lived connection (see ``open_connection``), so one
+    Store object is safe to share between threads and never holds the file's lock between
+    calls.
+    """
+
+    def __init__(self, path: str | Path, *, lock_timeout: float = 30.0):
+        self.path = Path(path).expanduser().resolve()
+        self.lock_timeout = lock_timeout
+
+    # -- connections -------------------------------------------------------------------
+    @contextmanager
+    def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with open_connection(self.path, read_only=False, lock_timeout=self.lock_timeout) as con:
+            yield con
+
+    @contextmanager
+    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with open_connection(self.path, read_only=True, lock_timeout=self.lock_timeout) as con:
+            if not _is_memtool_store(con):
+                raise StoreError(
+                    f"{self.path} is not a memtool results database (no schema_migrations table)",
+                    hint="pass the --db file that `memtool sweep` wrote",
+                )
+            yield con
+
+    def migrate(self) -> list[str]:
+        """Create or upgrade the database; returns the schema files applied now."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and self.path.stat().st_size > 0:
+            with self.writer() as con:
+                tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+                if tables and "schema_migrations" not in tables:
+                    raise StoreError(
+                        f"{self.path} is a DuckDB file but not a memtool results database",
+                        hint="pass another --db path",
+                    )
+                return apply_migrations(con, sql_dir())
+        with self.writer() as con:
+            return apply_migrations(con, sql_dir())
+
+    # -- generic queries -----------------------------------------------------------------
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> tuple[list[str], list[tuple]]:
+        """Run SQL read-only; return (column names, rows). DuckDB errors pass through."""
+        with self.reader() as con:
+            cur = con.execute(sql, params or [])
+            if cur.description is None:
+                return [], []
+            return [d[0] for d in cur.description], cur.fetchall()
+
+    def query_polars(self, sql: str, params: Sequence[Any] | None = None):
+        """Run SQL read-only; return a polars DataFrame (empty for statements)."""
+        import polars as pl
+
+        with self.reader() as con:
+            relation = con.sql(sql, params=list(params) if params else None)
+            return pl.DataFrame() if relation is None else relation.pl()
+
+    # -- runs ----------------------------------------------------------------------------
+    def start_run(self, run_id: str, *, kind: str, command: str, config: dict, config_hash: str,
+                  memtool_version: str, versions: dict, device: str, host: str) -> None:
+        with self.writer() as con:
+            con.execute(
+                "INSERT INTO runs (run_id, kind, command, config, config_hash, memtool_version,"
+                " versions, device, host, status, started_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [run_id, kind, command, json.dumps(config), config_hash, memtool_version,
+                 json.dumps(versions), device, host, "running", _now()],
+            )
+
+    def finish_run(self, run_id: str, status: str, *, error: str | None = None,
+                   timings: dict | None = None) -> None:
+        with self.writer() as con:
+            con.execute(
+                "UPDATE runs SET status = ?, error = ?, finished_at = ?, timings = ? WHERE run_id = ?",
+                [status, error, _now(), json.dumps(timings or {}), run_id],
+            )
+
+    # -- data sets, models, layers ---------------------------------------------------------
+    def upsert_dataset(self, row: dict) -> None:
+        self._upsert("datasets", row, key=("dataset_id",))
+
+    def upsert_model(self, row: dict) -> None:
+        self._upsert("models", row, key=("model_id",))
+
+    def upsert_setup(self, row: dict) -> None:
+        self._upsert("setups", row, key=("setup_id",))
+
+    def replace_layers(self, model_id: str, rows: Sequence[dict]) -> None:
+        with self.writer() as con:
+            con.execute("BEGIN TRANSACTION")
+            con.execute("DELETE FROM layers WHERE model_id = ?", [model_id])
+            con.executemany(
+                f"INSERT INTO layers ({', '.join(LAYER_COLUMNS)}) VALUES "
+                f"({', '.join('?' * len(LAYER_COLUMNS))})",
+                [[r.get(c) for c in LAYER_COLUMNS] for r in rows],
+            )
+            con.execute("COMMIT")
+
+    def _upsert(self, table: str, row: dict, key: tuple[str, ...]) -> None:
+        cols = list(row)
+        values = [json.dumps(v) if isinstance(v, (dict, list)) else v for v in row.values()]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in key)
+        with self.writer() as con:
+            con.execute(
+                f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}",
+                values,
+            )
+
+    # -- layer scores ----------------------------------------------------------------------
+    def scored_layers(self, model_id: str, setup_id: str, target: str) -> set[str]:
+        """Layers that already have a pooled score for this model, setup and target."""
+        if not self.path.exists():
+            return set()
+        with self.writer() as con:
+            rows = con.execute(
+                "SELECT layer_name FROM layer_scores WHERE model_id = ? AND setup_id = ?"
+                " AND target = ? AND fold = 'pooled'",
+                [model_id, setup_id, target],
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def delete_scores(self, model_id: str, setup_id: str, target: str) -> int:
+        with self.writer() as con:
+            n = con.execute(
+                "SELECT count(*) FROM layer_scores WHERE model_id = ? AND setup_id = ? AND target = ?",
+                [model_id, setup_id, target],
+            ).fetchall()[0][0]
+            con.execute(
+                "DELETE FROM layer_scores WHERE model_id = ? AND setup_id = ? AND target = ?",
+                [model_id, setup_id, target],
+            )
+        return int(n)
+
+    def insert_scores(self, rows: Sequence[dict]) -> None:
+        """Insert score rows in one transaction (a layer batch lands whole or not at all)."""
+        if not rows:
+            return
+        with self.writer() as con:
+            con.execute("BEGIN TRANSACTION")
+            con.executemany(
+                f"INSERT OR REPLACE INTO layer_scores ({', '.join(SCORE_COLUMNS)}) VALUES "
+                f"({', '.join('?' * len(SCORE_COLUMNS))})",
+                [[r.get(c) for c in SCORE_COLUMNS] for r in rows],
+            )
+            con.execute("COMMIT")
+
+
+def _is_memtool_store(con: duckdb.DuckDBPyConnection) -> bool:
+    rows = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
+    ).fetchall()
+    return bool(rows[0][0])
