@@ -26,7 +26,7 @@ def sweep(
     seed: int = typer.Option(0, help="seed for folds, bootstrap and projections"),
     split: Optional[List[int]] = typer.Option(None, help="published split(s) to use, e.g. --split 1 (LaMem)"),
     limit: Optional[int] = typer.Option(None, help="use a seeded subset of N images (quick runs)"),
-    batch_size: int = typer.Option(32, "--batch-size", "-b"),
+    batch_size: int = typer.Option(32, "--batch-size", "-b", help="images per forward pass"),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N"),
     workers: Optional[int] = typer.Option(None, help="image-loading worker processes (default: 0 on CPU)"),
     checkpoint: Optional[Path] = typer.Option(None, help="weights file for the (single) model"),
@@ -39,8 +39,7 @@ def sweep(
 ) -> None:
     """Score every layer of each model for how well it predicts human memorability.
 
-    With no options: the bundled demo (EfficientNet-Lite0, ImageNet weights, 300 LNSIM
-    scene images), offline, a few minutes on a laptop CPU.
+    With no options: the bundled demo (EfficientNet-Lite0 with ImageNet weights on 300 LNSIM scene images), offline, a few minutes on a laptop CPU.
     """
     from memtool.cli.progress import RichReporter
     from memtool.sweep import DEMO_MODEL, SweepConfig, run_sweep

@@ -154,7 +154,9 @@ class _RidgePath:
             s2, V = np.linalg.eigh(Z.T @ Z)
             self.V, self.s2, self.Z = V, np.clip(s2, 0.0, None), Z
         # g = Pᵀ yc = Vᵀ Zᵀ yc
-        self.g = self.P.T @ self.yc if self.P is not None else self.V.T @ (Z.T @ self.yc)
+        self.g = (
+            self.P.T @ self.yc if self.P is not None else self.V.T @ (Z.T @ self.yc)
+        )
 
     def _P_blocks(self):
         """Yield ``(rows, P[rows])`` without holding all of P = Z V when Z is tall."""
@@ -199,11 +201,17 @@ def _first_best(values: np.ndarray, larger_is_better: bool) -> int:
     return int(np.nanargmax(v) if larger_is_better else np.nanargmin(v))
 
 
-def _check_inputs(X: np.ndarray, y: np.ndarray, splits: Sequence[Split], alphas) -> None:
+def _check_inputs(
+    X: np.ndarray, y: np.ndarray, splits: Sequence[Split], alphas
+) -> None:
     if X.ndim != 2:
-        raise ValueError(f"features must be a 2-D (images x features) array, got shape {X.shape}")
+        raise ValueError(
+            f"features must be a 2-D (images x features) array, got shape {X.shape}"
+        )
     if y.ndim != 1 or y.shape[0] != X.shape[0]:
-        raise ValueError(f"scores must be 1-D with one value per image ({X.shape[0]}), got shape {y.shape}")
+        raise ValueError(
+            f"scores must be 1-D with one value per image ({X.shape[0]}), got shape {y.shape}"
+        )
     bad = int(X.size - np.count_nonzero(np.isfinite(X)))
     if bad:
         raise ValueError(
@@ -218,7 +226,9 @@ def _check_inputs(X: np.ndarray, y: np.ndarray, splits: Sequence[Split], alphas)
         raise ValueError(f"ridge penalties must be positive, got {alphas}")
     for sp in splits:
         if len(sp.train) < 2 or len(sp.test) < 1:
-            raise ValueError(f"split {sp.name!r} needs at least 2 train and 1 test image(s)")
+            raise ValueError(
+                f"split {sp.name!r} needs at least 2 train and 1 test image(s)"
+            )
 
 
 def score_features(
@@ -261,13 +271,14 @@ def score_features(
         np.add.at(pred_sum, test, pred)
         np.add.at(pred_count, test, 1)
 
-        reps = bootstrap_spearman_replicates(pred, y[test], config.n_boot, _split_seed(config.seed, i))
+        seed = _split_seed(config.seed, i)
+        reps = bootstrap_spearman_replicates(pred, y[test], config.n_boot, seed)
         replicates.append(reps)
         low, high = percentile_ci(reps, config.ci)
-        folds.append(FoldScore(sp.name, spearman(pred, y[test]), low, high, alpha, len(train), len(test)))
+        rho = spearman(pred, y[test])
+        folds.append(FoldScore(sp.name, rho, low, high, alpha, len(train), len(test)))
 
-    with np.errstate(invalid="ignore"):
-        predictions = np.where(pred_count > 0, pred_sum / np.maximum(pred_count, 1), np.nan)
+    predictions = np.where(pred_count > 0, pred_sum / np.maximum(pred_count, 1), np.nan)
     tested = np.flatnonzero(pred_count)
     n_train = int(np.mean([f.n_train for f in folds]))
     disjoint = sum(len(sp.test) for sp in splits) == tested.size

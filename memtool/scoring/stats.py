@@ -92,7 +92,9 @@ def bootstrap_spearman_replicates(
     pred = np.asarray(pred, dtype=np.float64).ravel()
     y = np.asarray(y, dtype=np.float64).ravel()
     if pred.shape != y.shape:
-        raise ValueError(f"bootstrap: arrays differ in length ({pred.size} vs {y.size})")
+        raise ValueError(
+            f"bootstrap: arrays differ in length ({pred.size} vs {y.size})"
+        )
     n = pred.size
     out = np.full(n_boot, np.nan)
     if n < 2 or n_boot < 1:
@@ -102,7 +104,9 @@ def bootstrap_spearman_replicates(
     for start in range(0, n_boot, block):
         stop = min(n_boot, start + block)
         idx = rng.integers(0, n, size=(stop - start, n))
-        out[start:stop] = pearson_rows(resample_ranks(pred, idx), resample_ranks(y, idx))
+        out[start:stop] = pearson_rows(
+            resample_ranks(pred, idx), resample_ranks(y, idx)
+        )
     return out
 
 
