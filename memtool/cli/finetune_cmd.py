@@ -1,0 +1,123 @@
+"""`memtool finetune`: fine-tune models for memorability and score their penultimate layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from memtool.cli.common import DB_HELP, command_line, console, default_db, user_errors
+from memtool.cli.tables import fmt, result_table
+
+
+@user_errors
+def finetune(
+    model: Optional[List[str]] = typer.Option(
+        None, "--model", "-m", help="model to fine-tune (timm name, torchvision:NAME, resmem); repeatable"),
+    models_from: Optional[Path] = typer.Option(
+        None, "--models-from", help="a text file with one model spec per line (# comments); adds to --model"),
+    data: str = typer.Option("demo", "--data", "-d",
+                             help="demo | lamem:DIR | lnsim:DIR | csv:FILE | a path (as for sweep)"),
+    split: Optional[List[int]] = typer.Option(
+        None, "--split", help="split(s) to train on: LaMem's published split N, else fold N of "
+                              "the seeded K-fold; repeatable (default 1)"),
+    epochs: int = typer.Option(10, help="maximum epochs (early stopping may end sooner)"),
+    batch_size: int = typer.Option(32, "--batch-size", "-b"),
+    lr: float = typer.Option(1e-4, help="peak AdamW learning rate of the backbone (head: x10)"),
+    weight_decay: float = typer.Option(0.05, help="AdamW weight decay (weights only)"),
+    warmup_epochs: float = typer.Option(1.0, help="linear warm-up before the cosine decay"),
+    patience: int = typer.Option(3, help="epochs without a better validation rho before stopping"),
+    img_size: Optional[int] = typer.Option(None, help="input size in pixels (default: the model's own)"),
+    val_fraction: float = typer.Option(0.1, help="share of train held out for validation when the "
+                                                 "data set has no validation list"),
+    folds: int = typer.Option(5, help="K of the seeded K-fold for sets without published splits"),
+    seed: int = typer.Option(0, help="seed for folds, validation carve, shuffling and augmentation"),
+    limit: Optional[int] = typer.Option(None, help="use a seeded subset of N images (quick runs)"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N"),
+    workers: Optional[int] = typer.Option(None, help="image-loading processes (default: 0 on CPU, "
+                                                     "min(8, cores) on CUDA)"),
+    out: Path = typer.Option(Path("memtool-finetune"), "--out", "-o",
+                             help="folder for checkpoints (MODEL/DATA-SPLIT-ID/best.pt, last.pt)"),
+    random_init: bool = typer.Option(False, "--random-init", help="start from random weights (a control)"),
+    n_boot: int = typer.Option(1000, help="bootstrap resamples for the test rho's CI"),
+    penultimate: bool = typer.Option(True, "--penultimate/--no-penultimate",
+                                     help="score the penultimate layer of each fine-tuned and "
+                                          "pretrained model with the sweep's code"),
+    brain: Optional[List[str]] = typer.Option(
+        None, "--brain", help="brain targets for the penultimate-layer sweep, as for sweep --brain "
+                              "(repeatable; default: demo-it for the demo, else none)"),
+    force: bool = typer.Option(False, "--force", help="retrain runs that finished before"),
+    db: Path = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Fine-tune pretrained networks to predict memorability; every epoch lands in the store.
+
+    Regression head, AdamW, warm-up + cosine schedule, early stopping on validation rho.
+    Re-running the same command resumes: finished models are skipped, an interrupted one
+    continues from its last epoch. See docs/finetune.md for the recipe and the study.
+    """
+    from memtool.cli.progress import RichReporter
+    from memtool.cli.sweep_cmd import read_models_file
+    from memtool.errors import UsageError
+    from memtool.finetune.recipe import Recipe
+    from memtool.finetune.study import StudyConfig, run_study
+
+    models = list(model or []) + (read_models_file(models_from) if models_from else [])
+    if not models:
+        raise UsageError("no model to fine-tune", hint="pass --model NAME (repeatable) or --models-from FILE")
+    if not brain:  # as the sweep: the demo's penultimate layers meet the bundled monkey IT data
+        brain = ["demo-it"] if data == "demo" and penultimate else []
+    elif [b.lower() for b in brain] == ["none"]:
+        brain = []
+    recipe = Recipe(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                    warmup_epochs=warmup_epochs, patience=patience, img_size=img_size,
+                    val_fraction=val_fraction, seed=seed)
+    config = StudyConfig(models=models, data=data, splits=list(split or [1]), folds=folds,
+                         limit=limit, recipe=recipe, device=device, workers=workers, out_dir=out,
+                         random_init=random_init, n_boot=n_boot, force=force,
+                         score_penultimate=penultimate, brain=list(brain) or None)
+    db = db or default_db()
+    with RichReporter(console) as reporter:
+        result = run_study(config, db, command=command_line(), reporter=reporter)
+    _summary(result)
+
+
+def _summary(result) -> None:
+    from memtool.errors import MemtoolError
+    from memtool.store import Store
+
+    store = Store(result.db)
+    ids = [r.finetune_id for r in result.results]
+    if ids:
+        _, rows = store.query(
+            "SELECT model, split, status, epochs_done, epochs_planned, best_epoch, best_val_rho, "
+            "test_rho, test_ci_low, test_ci_high, IT, seconds FROM finetune_results "
+            "WHERE list_contains(?, finetune_id) ORDER BY test_rho DESC NULLS LAST", [ids])
+        shown = [(model, split if status == "completed" else f"{split} ({status})",
+                  f"{done}/{planned}", best, val, test, f"[{fmt(low)}, {fmt(high)}]", it,
+                  f"{seconds:.0f}" if seconds is not None else "-")
+                 for model, split, status, done, planned, best, val, test, low, high, it, seconds in rows]
+        console.print(result_table(
+            ["model", "split", "epochs", "best", "val rho", "test rho", "95% CI", "IT", "s"],
+            shown, title="fine-tuned models (held-out test rho)", no_wrap=("model",)))
+        for r in result.results:
+            console.print(f"{r.model} {r.split}: {r.checkpoint}", highlight=False, soft_wrap=True)
+    if result.brain_scored:
+        cols, rows = store.query(
+            "SELECT dataset, split, region, finetuned_n AS n, finetuned_rho AS rho, "
+            "finetuned_ci_low AS ci_low, finetuned_ci_high AS ci_high, pretrained_best_n AS n_pre, "
+            "pretrained_best_rho AS rho_pre_best, pretrained_penult_rho AS rho_pre_penult "
+            "FROM finetune_brain_relation ORDER BY dataset, split, region")
+        if rows:
+            console.print(result_table(cols, rows, title="across models: test rho vs penultimate-layer "
+                                                         "brain similarity (Spearman)"))
+    console.print(f"results: [bold]{result.db}[/] (run {result.run_id}); per-epoch rows in "
+                  "finetune_epochs, summaries in the finetune_results and finetune_brain_relation "
+                  "views", highlight=False, soft_wrap=True)
+    if result.failures:
+        first = result.failures[0]
+        raise MemtoolError(
+            f"{len(result.failures)} of the study's steps failed; first: {first.model} split "
+            f"{first.split} ({first.stage}): {first.error}",
+            hint="fix that and run the same command again (finished models are skipped)",
+        )
