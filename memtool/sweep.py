@@ -19,6 +19,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol, Sequence
 
 from memtool import __version__
 from memtool.errors import MemtoolError, UsageError
@@ -48,6 +49,8 @@ class SweepConfig:
     memory_budget_gb: float = 4.0  # features held at once; more layers -> more passes
     n_boot: int = 1000
     commit_every: int = 8  # layers per database transaction
+    brain: list[str] = field(default_factory=list)  # brain targets (memtool.scoring.brain specs)
+    brain_regression: str = "pls"  # metric for local response data: pls | ridge
 
     def describe(self) -> dict:
         return asdict(self)
@@ -64,6 +67,7 @@ class ModelOutcome:
     n_aliases: int
     n_passes: int
     seconds: dict
+    error: str | None = None  # set when a distributed task failed for a data/model reason
 
 
 @dataclass
@@ -72,6 +76,7 @@ class SweepResult:
     db: Path
     dataset_id: str
     models: list[ModelOutcome]
+    setup_id: str = ""
 
 
 def software_versions() -> dict:
@@ -110,17 +115,42 @@ def _digest(obj) -> str:
     return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
-              reporter: Reporter | None = None) -> SweepResult:
-    """Run a sweep; raises MemtoolError for user-fixable problems, KeyboardInterrupt on Ctrl-C.
+@dataclass
+class SweepContext:
+    """What every model of a sweep shares; rebuilt from the config on each (Ray) worker."""
 
-    The run's row records its status (completed, failed, interrupted) in every case.
-    """
+    config: SweepConfig
+    dataset: object  # MemorabilityDataset
+    dataset_id: str
+    reducer: object  # Reducer
+    readout: object  # ReadoutConfig
+    setup_id: str
+    device: object  # torch.device
+    brain: list = field(default_factory=list)  # [(BrainTarget, brain setup_id)], set by run_sweep
+
+    def dataset_row(self) -> dict:
+        ds = self.dataset
+        scores = ds.scores
+        return {
+            "dataset_id": self.dataset_id, "name": ds.name, "kind": ds.kind, "spec": ds.spec,
+            "root": str(ds.root), "n_images": len(ds.items), "n_splits": len(ds.splits),
+            "split_kind": ds.split_kind, "ceiling": ds.ceiling, "citation": ds.citation,
+            "options": ds.options, "score_mean": float(scores.mean()),
+            "score_std": float(scores.std()),
+        }
+
+    def setup_row(self) -> dict:
+        return {"setup_id": self.setup_id, "dataset_id": self.dataset_id,
+                "reducer": self.reducer.spec, "readout": self.readout.describe(),
+                "description": {"target": TARGET, "split_kind": self.dataset.split_kind}}
+
+
+def build_context(config: SweepConfig) -> SweepContext:
+    """Validate options and load the data set (no model yet). Raises MemtoolError."""
     from memtool.data.memorability import load_memorability
     from memtool.extract.reducers import make_reducer
     from memtool.scoring.readout import ReadoutConfig
 
-    reporter = reporter or NullReporter()
     if config.checkpoint and len(config.models) != 1:
         raise UsageError("--checkpoint applies to one model, but several were given",
                          hint="run one sweep per checkpoint")
@@ -129,36 +159,63 @@ def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
     readout = ReadoutConfig(n_boot=config.n_boot, seed=config.seed)
     dataset = load_memorability(config.data, folds=config.folds, seed=config.seed,
                                 splits=config.splits, limit=config.limit)
+    dataset_id = dataset.fingerprint()
+    setup_id = _digest({"dataset": dataset_id, "reducer": reducer.spec,
+                        "readout": readout.describe(), "target": TARGET})
+    return SweepContext(config, dataset, dataset_id, reducer, readout, setup_id, device)
+
+
+def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
+              reporter: Reporter | None = None, engine: str = "local",
+              ray_options: dict | None = None) -> SweepResult:
+    """Run a sweep; raises MemtoolError for user-fixable problems, KeyboardInterrupt on Ctrl-C.
+
+    ``engine="local"`` scores the models one after the other in this process;
+    ``engine="ray"`` runs one task per model on a Ray cluster (see memtool.distributed),
+    with the same scoring code. The run's row records its status (completed, failed,
+    interrupted) in every case.
+    """
+    reporter = reporter or NullReporter()
+    if engine not in ("local", "ray"):
+        raise UsageError(f"unknown engine '{engine}'", hint="use --engine ray, or leave it out")
+    ctx = build_context(config)
     store = Store(db)
     store.migrate()
+    store.upsert_dataset(ctx.dataset_row())
+    store.upsert_setup(ctx.setup_row())
+    versions = software_versions()
+    if config.brain:
+        if engine != "local":
+            raise UsageError("--brain runs with the local engine only", hint="leave out --engine ray")
+        from memtool.scoring.brain import brainscore_version, load_brain_targets, register_target
 
-    dataset_id = dataset.fingerprint()
-    scores = dataset.scores
-    store.upsert_dataset({
-        "dataset_id": dataset_id, "name": dataset.name, "kind": dataset.kind,
-        "spec": dataset.spec, "root": str(dataset.root), "n_images": len(dataset.items),
-        "n_splits": len(dataset.splits), "split_kind": dataset.split_kind,
-        "ceiling": dataset.ceiling, "citation": dataset.citation, "options": dataset.options,
-        "score_mean": float(scores.mean()), "score_std": float(scores.std()),
-    })
-    readout_desc = readout.describe()
-    setup_id = _digest({"dataset": dataset_id, "reducer": reducer.spec, "readout": readout_desc,
-                        "target": TARGET})
-    store.upsert_setup({"setup_id": setup_id, "dataset_id": dataset_id, "reducer": reducer.spec,
-                        "readout": readout_desc,
-                        "description": {"target": TARGET, "split_kind": dataset.split_kind}})
+        targets = load_brain_targets(config.brain, seed=config.seed,
+                                     regression=config.brain_regression)
+        ctx.brain = [(t, register_target(store, t, ctx.reducer.spec)) for t in targets]
+        versions["brainscore-vision"] = brainscore_version()
 
     run_id = uuid.uuid4().hex[:12]
-    store.start_run(run_id, kind="sweep", command=command, config=config.describe(),
+    store.start_run(run_id, kind="sweep", command=command,
+                    config={**config.describe(), "engine": engine},
                     config_hash=_digest(config.describe()), memtool_version=__version__,
-                    versions=software_versions(), device=str(device), host=socket.gethostname())
+                    versions=versions, device=str(ctx.device), host=socket.gethostname())
     outcomes: list[ModelOutcome] = []
     started = time.perf_counter()
     try:
-        for i, spec in enumerate(config.models, 1):
-            reporter.message(f"[{i}/{len(config.models)}] {spec}")
-            outcomes.append(_sweep_model(spec, config, dataset, dataset_id, setup_id, reducer,
-                                         readout, store, run_id, device, reporter))
+        if engine == "ray":
+            from memtool.distributed import run_models_on_ray
+
+            outcomes = run_models_on_ray(ctx, store, run_id, reporter, **(ray_options or {}))
+        else:
+            for i, spec in enumerate(config.models, 1):
+                reporter.message(f"[{i}/{len(config.models)}] {spec}")
+                task = {"run_id": run_id, "task_id": f"t{i:03d}", "model": spec,
+                        "engine": "local", "attempts": 1, "node": socket.gethostname()}
+                store.upsert_task({**task, "status": "running"})
+                t_model = time.perf_counter()
+                outcomes.append(sweep_model(spec, ctx, store, run_id, reporter))
+                store.upsert_task({**task, "status": "completed",
+                                   "seconds": round(time.perf_counter() - t_model, 3)})
     except KeyboardInterrupt:
         store.finish_run(run_id, "interrupted", error="interrupted by the user",
                          timings=_timings(outcomes, started))
@@ -170,8 +227,12 @@ def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
         store.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}",
                          timings=_timings(outcomes, started))
         raise
-    store.finish_run(run_id, "completed", timings=_timings(outcomes, started))
-    return SweepResult(run_id=run_id, db=store.path, dataset_id=dataset_id, models=outcomes)
+    failed = [o for o in outcomes if o.error]
+    store.finish_run(run_id, "failed" if failed else "completed",
+                     error="; ".join(f"{o.name}: {o.error}" for o in failed) or None,
+                     timings=_timings(outcomes, started))
+    return SweepResult(run_id=run_id, db=store.path, dataset_id=ctx.dataset_id, models=outcomes,
+                       setup_id=ctx.setup_id)
 
 
 def _timings(outcomes: list[ModelOutcome], started: float) -> dict:
@@ -179,8 +240,18 @@ def _timings(outcomes: list[ModelOutcome], started: float) -> dict:
             "models": {o.name: o.seconds for o in outcomes}}
 
 
-def _sweep_model(spec, config, dataset, dataset_id, setup_id, reducer, readout, store, run_id,
-                 device, reporter) -> ModelOutcome:
+class ResultSink(Protocol):
+    """Where a model's rows go: the Store in-process, Parquet shards on a Ray worker."""
+
+    def upsert_model(self, row: dict) -> None: ...
+    def replace_layers(self, model_id: str, rows: Sequence[dict]) -> None: ...
+    def scored_layers(self, model_id: str, setup_id: str, target: str) -> set[str]: ...
+    def insert_scores(self, rows: Sequence[dict]) -> None: ...
+
+
+def sweep_model(spec: str, ctx: SweepContext, sink: ResultSink, run_id: str,
+                reporter: Reporter) -> ModelOutcome:
+    """Score every selected layer of one model; rows go to ``sink`` batch by batch."""
     import numpy as np
     import torch
 
@@ -190,13 +261,16 @@ def _sweep_model(spec, config, dataset, dataset_id, setup_id, reducer, readout, 
     from memtool.models.registry import load_model
     from memtool.scoring.readout import score_features
 
+    config, dataset, dataset_id = ctx.config, ctx.dataset, ctx.dataset_id
+    setup_id, reducer, readout, device = ctx.setup_id, ctx.reducer, ctx.readout, ctx.device
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     loaded = load_model(spec, checkpoint=config.checkpoint, random_init=config.random_init)
     model = loaded.module.to(device).eval()
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    layers = enumerate_layers(model, config.layers)
+    every_layer = enumerate_layers(model, "all")
+    selected = enumerate_layers(model, config.layers)
     seconds["load"] = round(time.perf_counter() - t0, 3)
 
     paths = dataset.paths
@@ -209,30 +283,37 @@ def _sweep_model(spec, config, dataset, dataset_id, setup_id, reducer, readout, 
 
     t0 = time.perf_counter()
     first_images, _ = next(iter(make_loader(paths[:2], loaded.transform, 2)))
-    probed = probe_layers(model, layers, first_images.to(device))
-    depth = relative_depths(probed)
+    # Every module is probed and stored, whatever --layers selects, so that depth, execution
+    # order and aliases mean the same in every run and a partial sweep (--layers
+    # penultimate) never shrinks the model's layer table.
+    probed_all = probe_layers(model, every_layer, first_images.to(device))
+    depth = relative_depths(probed_all)
+    by_name = {p.name: p for p in probed_all}
+    # A selected layer that aliases an unselected one is scored through that one.
+    wanted = {by_name[l.name].alias_of or l.name for l in selected}
+    probed = [p for p in probed_all if p.name in wanted]
     model_id = f"{loaded.name}@{loaded.weights_id}"
-    store.upsert_model({
+    sink.upsert_model({
         "model_id": model_id, "name": loaded.name, "source": loaded.source, "arch": loaded.arch,
         "weights_source": loaded.weights_source, "weights_id": loaded.weights_id,
-        "n_params": int(loaded.n_params), "n_layers": len(layers),
+        "n_params": int(loaded.n_params), "n_layers": len(probed_all),
         "input_size": "x".join(str(s) for s in loaded.data_config.get("input_size", ())),
         "data_config": {k: (list(v) if isinstance(v, tuple) else v)
                         for k, v in loaded.data_config.items()},
     })
-    store.replace_layers(model_id, [{
+    sink.replace_layers(model_id, [{
         "model_id": model_id, "layer_name": p.name, "layer_index": p.index,
         "exec_order": p.exec_order, "relative_depth": depth.get(p.name),
         "module_type": p.module_type, "output_shape": p.shape_text(),
         "n_features": p.n_features, "alias_of": p.alias_of,
-    } for p in probed])
+    } for p in probed_all])
     seconds["probe"] = round(time.perf_counter() - t0, 3)
 
-    if config.force:
-        store.delete_scores(model_id, setup_id, TARGET)
-    done = store.scored_layers(model_id, setup_id, TARGET)
+    # --force: score everything again; new rows replace old ones key by key, so layers
+    # outside this run's --layers selection keep their scores.
+    done = set() if config.force else sink.scored_layers(model_id, setup_id, TARGET)
     todo = [p for p in probed if p.scorable and p.name not in done]
-    n_alias = sum(p.alias_of is not None for p in probed)
+    n_alias = sum(by_name[l.name].alias_of is not None for l in selected)
     skipped = sum(p.scorable for p in probed) - len(todo)
     if skipped:
         reporter.message(f"{skipped} layers already scored for this setup: skipped "
@@ -272,17 +353,72 @@ def _sweep_model(spec, config, dataset, dataset_id, setup_id, reducer, readout, 
                 })
             task.advance()
             if len(pending) >= config.commit_every * (len(dataset.splits) + 1):
-                store.insert_scores(pending)
+                sink.insert_scores(pending)
                 pending = []
-        store.insert_scores(pending)
+        sink.insert_scores(pending)
         task.close()
         seconds["score"] += time.perf_counter() - t0
+    if ctx.brain:
+        _sweep_brain(ctx, sink, run_id, model, loaded, probed, model_id, workers, seconds, reporter)
     seconds = {k: round(v, 3) for k, v in seconds.items()}
     return ModelOutcome(name=loaded.name, model_id=model_id, weights_source=loaded.weights_source,
-                        n_layers=len(probed), n_scored=len(todo), n_skipped=skipped,
+                        n_layers=len(selected), n_scored=len(todo), n_skipped=skipped,
                         n_aliases=n_alias, n_passes=len(passes), seconds=seconds)
 
 
 def _num(x) -> float | None:
     """NaN -> NULL in the database."""
     return None if x is None or x != x else float(x)
+
+
+def _sweep_brain(ctx, sink, run_id, model, loaded, probed, model_id, workers, seconds,
+                 reporter) -> None:
+    """Score the model's layers against each brain target of the sweep.
+
+    Per target: the layers not yet stored for its setup (target + reducer) are
+    extracted over the target's stimuli in one forward pass per memory-budget group,
+    with the same transform and reducer as for memorability, then scored one by one by
+    brainscore-vision (memtool.scoring.brain) and committed in batches.
+    """
+    from memtool.data.images import make_loader
+    from memtool.extract.tap import LayerTap, plan_passes, run_batches
+    from memtool.scoring.brain import insert_brain_scores, score_rows
+
+    config, reducer, device = ctx.config, ctx.reducer, ctx.device
+    seconds["brain_extract"] = seconds["brain_score"] = 0.0
+    for target, setup_id in ctx.brain:
+        done = set() if config.force else sink.scored_layers(model_id, setup_id, target.region)
+        todo = [p for p in probed if p.scorable and p.name not in done]
+        if len(todo) < sum(p.scorable for p in probed):
+            reporter.message(f"{target.name}: {sum(p.scorable for p in probed) - len(todo)} layers "
+                             "already scored: skipped (--force recomputes)")
+        n = len(target.stimuli)
+        budget = int(config.memory_budget_gb * 2**30)
+        for group in plan_passes(todo, reducer, n, budget) if todo else []:
+            t0 = time.perf_counter()
+            task = reporter.task(f"{target.name}: extract {len(group)} layers", n)
+            with LayerTap(model, group, reducer, n) as tap:
+                run_batches(model, tap, make_loader(target.stimuli, loaded.transform,
+                                                    config.batch_size, num_workers=workers),
+                            device, autocast=device.type == "cuda", on_batch=task.advance)
+            task.close()
+            seconds["brain_extract"] += time.perf_counter() - t0
+
+            t0 = time.perf_counter()
+            task = reporter.task(f"{target.name}: score layers", len(group))
+            pending = []
+            for p in group:
+                t_layer = time.perf_counter()
+                feats = reducer.finalize(p.name, tap.features.pop(p.name))
+                result = target.score(feats, layer=p.name)
+                pending.append(score_rows(
+                    run_id=run_id, model_id=model_id, layer=p.name, target=target,
+                    setup_id=setup_id, reducer_spec=reducer.spec, n_features=feats.shape[1],
+                    score=result, seconds=time.perf_counter() - t_layer))
+                task.advance()
+                if len(pending) >= config.commit_every:
+                    insert_brain_scores(sink, pending)
+                    pending = []
+            insert_brain_scores(sink, pending)
+            task.close()
+            seconds["brain_score"] += time.perf_counter() - t0

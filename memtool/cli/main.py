@@ -6,10 +6,15 @@ import typer
 
 from memtool import __version__
 from memtool.cli import data_cmd
+from memtool.cli.analyze_cmd import analyze
+from memtool.cli.finetune_cmd import finetune
+from memtool.cli.ingest_cmd import ingest
 from memtool.cli.models_cmd import models
+from memtool.cli.predict_cmd import evaluate, predict
 from memtool.cli.query_cmd import query
 from memtool.cli.report_cmd import report
 from memtool.cli.sweep_cmd import sweep
+from memtool.cli.tui_cmd import tui
 
 app = typer.Typer(
     name="memtool",
@@ -22,6 +27,12 @@ app.command()(sweep)
 app.command()(query)
 app.command()(report)
 app.command()(models)
+app.command()(tui)
+app.command()(analyze)
+app.command()(finetune)
+app.command()(predict)
+app.command()(evaluate)
+app.command()(ingest)
 app.add_typer(data_cmd.app, name="data")
 
 

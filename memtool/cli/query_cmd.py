@@ -16,7 +16,8 @@ FORMATS = ("table", "csv", "json", "parquet")
 
 @user_errors
 def query(
-    sql: str = typer.Argument(..., help="a SQL query, e.g. \"SELECT * FROM best_layer_per_model\""),
+    sql: Optional[str] = typer.Argument(None, help="a SQL query, e.g. \"SELECT * FROM best_layer_per_model\""),
+    file: Optional[Path] = typer.Option(None, "--file", "-F", help="read the SQL from this file (- for stdin)"),
     db: Path = typer.Option(None, "--db", help=DB_HELP),
     format: str = typer.Option("table", "--format", "-f", help="table | csv | json | parquet"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="write the result to this file"),
@@ -28,6 +29,7 @@ def query(
     from memtool.errors import StoreError
     from memtool.store import Store
 
+    sql = _sql_text(sql, file)
     if format not in FORMATS:
         raise UsageError(f"unknown format '{format}'", hint="use table, csv, json or parquet")
     if format == "parquet" and out is None:
@@ -55,3 +57,19 @@ def query(
         typer.echo(text, nl=False)
     if out is not None:
         console.print(f"wrote {frame.height} rows to {out}", highlight=False)
+
+
+def _sql_text(sql: str | None, file: Path | None) -> str:
+    """The query from the argument or from --file; exactly one of them."""
+    import sys
+
+    if (sql is None) == (file is None):
+        raise UsageError("give a SQL query or --file FILE (one of them)")
+    if file is None:
+        return sql
+    if str(file) == "-":
+        return sys.stdin.read()
+    try:
+        return file.read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read {file}: {exc.strerror}") from None

@@ -109,7 +109,7 @@ def _unknown(text: str, candidates: list[str] | tuple[str, ...], where: str) -> 
     hint = (
         f"did you mean {', '.join(close)}?"
         if close
-        else "list known names with memtool.models.list_models('*part-of-name*')"
+        else "list known names with: memtool models '*part-of-name*'"
     )
     return ModelError(f"unknown model {text!r} (not in {where})", hint=hint)
 

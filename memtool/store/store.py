@@ -19,10 +19,24 @@ SCORE_COLUMNS = (
     "score", "ci_low", "ci_high", "alpha", "n_train", "n_test", "reducer", "n_features",
     "seconds",
 )
+MODEL_COLUMNS = (
+    "model_id", "name", "source", "arch", "weights_source", "weights_id", "n_params", "n_layers",
+    "input_size", "data_config",
+)
 LAYER_COLUMNS = (
     "model_id", "layer_name", "layer_index", "exec_order", "relative_depth", "module_type",
     "output_shape", "n_features", "alias_of",
 )
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str],
+                rows: Sequence[dict], *, replace: bool = False) -> None:
+    """executemany of ``rows`` (dicts; missing keys -> NULL) into ``columns`` of ``table``."""
+    verb = "INSERT OR REPLACE" if replace else "INSERT"
+    con.executemany(
+        f"{verb} INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [[r.get(c) for c in columns] for r in rows],
+    )
 
 
 def _now() -> datetime:
@@ -118,15 +132,26 @@ class Store:
     def upsert_setup(self, row: dict) -> None:
         self._upsert("setups", row, key=("setup_id",))
 
+    def upsert_task(self, row: dict) -> None:
+        """Record a sweep task (a model of a run) and how it ended."""
+        self._upsert("sweep_tasks", {**row, "updated_at": _now()}, key=("run_id", "task_id"))
+
+    def scored_layer_map(self, setup_id: str, target: str) -> dict[str, set[str]]:
+        """model_id -> layers with a pooled score for this setup and target."""
+        out: dict[str, set[str]] = {}
+        with self.writer() as con:
+            rows = con.execute(
+                "SELECT model_id, layer_name FROM layer_scores WHERE setup_id = ? AND target = ?"
+                " AND fold = 'pooled'", [setup_id, target]).fetchall()
+        for model_id, layer in rows:
+            out.setdefault(model_id, set()).add(layer)
+        return out
+
     def replace_layers(self, model_id: str, rows: Sequence[dict]) -> None:
         with self.writer() as con:
             con.execute("BEGIN TRANSACTION")
             con.execute("DELETE FROM layers WHERE model_id = ?", [model_id])
-            con.executemany(
-                f"INSERT INTO layers ({', '.join(LAYER_COLUMNS)}) VALUES "
-                f"({', '.join('?' * len(LAYER_COLUMNS))})",
-                [[r.get(c) for c in LAYER_COLUMNS] for r in rows],
-            )
+            insert_rows(con, "layers", LAYER_COLUMNS, rows)
             con.execute("COMMIT")
 
     def _upsert(self, table: str, row: dict, key: tuple[str, ...]) -> None:
@@ -153,29 +178,13 @@ class Store:
             ).fetchall()
         return {r[0] for r in rows}
 
-    def delete_scores(self, model_id: str, setup_id: str, target: str) -> int:
-        with self.writer() as con:
-            n = con.execute(
-                "SELECT count(*) FROM layer_scores WHERE model_id = ? AND setup_id = ? AND target = ?",
-                [model_id, setup_id, target],
-            ).fetchall()[0][0]
-            con.execute(
-                "DELETE FROM layer_scores WHERE model_id = ? AND setup_id = ? AND target = ?",
-                [model_id, setup_id, target],
-            )
-        return int(n)
-
     def insert_scores(self, rows: Sequence[dict]) -> None:
         """Insert score rows in one transaction (a layer batch lands whole or not at all)."""
         if not rows:
             return
         with self.writer() as con:
             con.execute("BEGIN TRANSACTION")
-            con.executemany(
-                f"INSERT OR REPLACE INTO layer_scores ({', '.join(SCORE_COLUMNS)}) VALUES "
-                f"({', '.join('?' * len(SCORE_COLUMNS))})",
-                [[r.get(c) for c in SCORE_COLUMNS] for r in rows],
-            )
+            insert_rows(con, "layer_scores", SCORE_COLUMNS, rows, replace=True)
             con.execute("COMMIT")
 
 

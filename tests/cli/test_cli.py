@@ -131,3 +131,34 @@ def test_models_and_data_check(tmp_path):
     bad.write_text("path,score\na.jpg,0.5\na.jpg,0.7\n")
     res = invoke("data", "check", f"csv:{bad}")
     assert res.exit_code == 3 and "bad.csv" in res.output
+
+
+def test_models_file_and_query_file(swept, tmp_path):
+    db, _ = swept
+    models = tmp_path / "models.txt"
+    models.write_text("# tiny models\ntest_resnet  # again\n\n")
+    res = invoke("sweep", "--models-from", models, *TINY[2:], "--db", db)
+    assert res.exit_code == 0 and "0 scored now" in res.output
+    (tmp_path / "empty.txt").write_text("# nothing\n")
+    res = invoke("sweep", "--models-from", tmp_path / "empty.txt", "--db", db)
+    assert res.exit_code == 2 and "names no model" in res.output
+    query = tmp_path / "q.sql"
+    query.write_text("-- best layers\nSELECT model, layer FROM best_layer_per_model;\n")
+    res = invoke("query", "--file", query, "--db", db, "-f", "csv")
+    assert res.exit_code == 0 and res.output.startswith("model,layer\ntimm:test_resnet,")
+    assert invoke("query", "--db", db).exit_code == 2
+
+
+def test_partial_layer_selection_keeps_the_layer_table_whole(tmp_path):
+    db = tmp_path / "p.duckdb"
+    assert invoke("sweep", *TINY, "--db", db).exit_code == 0
+    store = Store(db)
+    before = store.query("SELECT layer_name, relative_depth, alias_of FROM layers ORDER BY ALL")[1]
+    scores = store.query("SELECT count(*) FROM layer_scores")[1][0][0]
+    # 'layer1' is a container aliasing its last block's output: scored through that layer.
+    res = invoke("sweep", *TINY, "--db", db, "--layers", "^(layer1|fc)$", "--force")
+    assert res.exit_code == 0, res.output
+    assert store.query("SELECT layer_name, relative_depth, alias_of FROM layers ORDER BY ALL")[1] == before
+    assert store.query("SELECT count(*) FROM layer_scores")[1][0][0] == scores
+    _, rows = store.query("SELECT layer, memorability FROM layer_scores_wide WHERE layer IN ('layer1', 'fc')")
+    assert len(rows) == 2 and all(r[1] is not None for r in rows)

@@ -62,14 +62,13 @@ def test_wide_and_best_views(tmp_path):
     assert rows == [("timm:m", "b", 0.4, 0.6, 0.7, 2)]
 
 
-def test_scored_layers_and_force_delete(tmp_path):
+def test_scored_layers(tmp_path):
     store = Store(tmp_path / "a.duckdb")
     store.migrate()
     fill(store)
     assert store.scored_layers("m@1", "s1", "memorability") == {"a", "b"}
     assert store.scored_layers("m@1", "other", "memorability") == set()
-    assert store.delete_scores("m@1", "s1", "memorability") == 6
-    assert store.scored_layers("m@1", "s1", "memorability") == set()
+    assert store.scored_layer_map("s1", "memorability") == {"m@1": {"a", "b"}}
 
 
 def test_reader_refuses_missing_and_foreign_files(tmp_path):
