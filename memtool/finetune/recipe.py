@@ -110,14 +110,9 @@ def input_config(data_config: dict, img_size: int | None) -> dict:
 
 def eval_transform(data_config: dict):
     """Evaluation preprocessing from a data config: resize, centre crop, normalise."""
-    import timm.data
+    from memtool.models.registry import transform_from_config
 
-    return timm.data.create_transform(
-        input_size=tuple(data_config["input_size"]), is_training=False,
-        interpolation=str(data_config.get("interpolation", "bilinear")),
-        mean=tuple(data_config["mean"]), std=tuple(data_config["std"]),
-        crop_pct=float(data_config.get("crop_pct", 0.875)),
-    )
+    return transform_from_config(data_config)
 
 
 def train_transform(data_config: dict, recipe: Recipe):

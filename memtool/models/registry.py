@@ -404,6 +404,18 @@ def _load_resmem(arch, name, ckpt, random_init, num_classes):
     return module, config, transform, source
 
 
+def transform_from_config(data_config: dict):
+    """Evaluation preprocessing from a data config: resize, centre crop, normalise."""
+    import timm.data
+
+    return timm.data.create_transform(
+        input_size=tuple(int(v) for v in data_config["input_size"]), is_training=False,
+        interpolation=str(data_config.get("interpolation", "bilinear")),
+        mean=tuple(data_config["mean"]), std=tuple(data_config["std"]),
+        crop_pct=float(data_config.get("crop_pct", 0.875)),
+    )
+
+
 _BUILDERS = {"timm": _load_timm, "torchvision": _load_torchvision, "resmem": _load_resmem}
 
 
@@ -448,6 +460,10 @@ def load_model(
         torch.manual_seed(0)
         module, config, transform, weights_source = _BUILDERS[source](arch, name, ckpt, random_init, num_classes)
     module = module.to("cpu").eval()
+    if ckpt is not None and ckpt.data_config:  # e.g. a fine-tuned model's own input size
+        config = _data_config(*(ckpt.data_config.get(k, config[k]) for k in
+                                ("input_size", "mean", "std", "interpolation", "crop_pct")))
+        transform = transform_from_config(config)
     return LoadedModel(
         spec=str(spec),
         name=name,

@@ -137,6 +137,7 @@ class Checkpoint:
     state_dict: dict[str, torch.Tensor]
     model_name: str | None = None
     num_classes: int | None = None
+    data_config: dict | None = None  # preprocessing saved with a memtool checkpoint
 
 
 def _strip_prefix(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -153,7 +154,7 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     if not path.is_file():
         raise WeightsError(f"checkpoint {path} not found", hint="check the path given to --checkpoint")
     path = path.resolve()
-    model_name = num_classes = None
+    model_name = num_classes = data_config = None
     try:
         if path.suffix == ".safetensors":
             from safetensors import safe_open
@@ -176,13 +177,15 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
                 model_name = name if isinstance(name, str) else model_name
                 if isinstance(obj.get("num_classes"), int):
                     num_classes = obj["num_classes"]
+                if isinstance(obj.get("data_config"), Mapping):
+                    data_config = dict(obj["data_config"])
                 obj = obj[key]
                 break
     if not isinstance(obj, Mapping) or not obj or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()
     ):
         raise WeightsError(f"checkpoint {path} holds no state dict (name -> tensor)", hint=hint)
-    return Checkpoint(path, _strip_prefix(obj), model_name, num_classes)
+    return Checkpoint(path, _strip_prefix(obj), model_name, num_classes, data_config)
 
 
 def _first(items: list[str], n: int = 3) -> str:

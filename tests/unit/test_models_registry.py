@@ -273,3 +273,22 @@ def test_list_models():
     assert [(i.name, i.source, i.offline_weights) for i in alex] == [("torchvision:alexnet", "torchvision", None)]
     pretrained = {i.name for i in list_models("resnet50")}
     assert "timm:resnet50.a1_in1k" in pretrained and "torchvision:resnet50" in pretrained
+
+
+def test_memtool_checkpoint_carries_its_preprocessing(tmp_path):
+    """A fine-tuned checkpoint saved at another input size is swept at that size."""
+    import torch
+
+    from memtool.models.registry import load_model
+
+    base = load_model("test_resnet", random_init=True, num_classes=1)
+    config = dict(base.data_config, input_size=(3, 96, 96), crop_pct=1.0)
+    path = tmp_path / "best.pt"
+    torch.save({"model": base.name, "state_dict": base.module.state_dict(), "num_classes": 1,
+                "data_config": {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}},
+               path)
+    loaded = load_model(str(path))
+    assert loaded.data_config["input_size"] == (3, 96, 96)
+    from PIL import Image
+
+    assert loaded.transform(Image.new("RGB", (300, 200))).shape == (3, 96, 96)
