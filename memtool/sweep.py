@@ -181,6 +181,8 @@ def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
     ctx = build_context(config)
     store = Store(db)
     store.migrate()
+    for dead in store.close_dead_runs(socket.gethostname()):
+        reporter.message(f"run {dead} had been killed before it finished: marked interrupted")
     store.upsert_dataset(ctx.dataset_row())
     store.upsert_setup(ctx.setup_row())
     versions = software_versions()

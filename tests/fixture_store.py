@@ -31,12 +31,14 @@ def build_fixture_store(path: Path) -> Path:
     store.migrate()
     with store.writer() as con:
         con.execute(
-            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO runs (run_id, kind, command, config, config_hash, memtool_version, versions,"
+            " device, host, status, error, started_at, finished_at, timings) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             ["run000000001", "sweep", "memtool sweep --model a --model b --model c", json.dumps({"data": "demo"}),
              "cfg1", "0.1.0", json.dumps({"torch": "2.14.1"}), "cpu", "host", "completed", None,
              T0, T0 + timedelta(seconds=95), json.dumps({"total": 95.0})])
         con.execute(
-            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO runs (run_id, kind, command, config, config_hash, memtool_version, versions,"
+            " device, host, status, error, started_at, finished_at, timings) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             ["run000000002", "sweep", "memtool sweep --model nosuchnet", json.dumps({"data": "demo"}),
              "cfg2", "0.1.0", json.dumps({"torch": "2.14.1"}), "cpu", "host", "failed",
              "unknown model 'nosuchnet' (did you mean ...)", T0 + timedelta(minutes=5),

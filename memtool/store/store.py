@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -109,10 +110,28 @@ class Store:
         with self.writer() as con:
             con.execute(
                 "INSERT INTO runs (run_id, kind, command, config, config_hash, memtool_version,"
-                " versions, device, host, status, started_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " versions, device, host, status, started_at, pid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 [run_id, kind, command, json.dumps(config), config_hash, memtool_version,
-                 json.dumps(versions), device, host, "running", _now()],
+                 json.dumps(versions), device, host, "running", _now(), os.getpid()],
             )
+
+    def close_dead_runs(self, host: str) -> list[str]:
+        """Mark 'running' runs of this host whose process is gone as interrupted.
+
+        A sweep killed with kill -9 cannot record its end; the next sweep on the same host
+        notices that the process is gone. Runs of other hosts are left as they are.
+        """
+        with self.writer() as con:
+            rows = con.execute(
+                "SELECT run_id, pid FROM runs WHERE status = 'running' AND host = ? AND pid IS NOT NULL",
+                [host]).fetchall()
+            dead = [(run_id, pid) for run_id, pid in rows if not _process_alive(pid)]
+            for run_id, pid in dead:
+                con.execute(
+                    "UPDATE runs SET status = 'interrupted', error = ? WHERE run_id = ?",
+                    [f"process {pid} ended without finishing (killed?); rerun the command to resume",
+                     run_id])
+        return [run_id for run_id, _ in dead]
 
     def finish_run(self, run_id: str, status: str, *, error: str | None = None,
                    timings: dict | None = None) -> None:
@@ -186,6 +205,16 @@ class Store:
             con.execute("BEGIN TRANSACTION")
             insert_rows(con, "layer_scores", SCORE_COLUMNS, rows, replace=True)
             con.execute("COMMIT")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _is_memtool_store(con: duckdb.DuckDBPyConnection) -> bool:

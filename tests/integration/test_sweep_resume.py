@@ -93,5 +93,9 @@ def test_kill_9_mid_sweep_then_rerun_completes(tmp_path):
     rerun = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert rerun.returncode == 0, rerun.stderr
     assert f"{survived} layers already scored" in rerun.stdout
+    assert "had been killed before it finished" in rerun.stdout
+    statuses = store.query("SELECT status, error FROM runs ORDER BY started_at")[1]
+    assert [s for s, _ in statuses] == ["interrupted", "completed"]
+    assert "ended without finishing" in statuses[0][1]
     total = store.query("SELECT count(*) FROM layers WHERE alias_of IS NULL AND output_shape IS NOT NULL")[1][0][0]
     assert len(pooled(db)) == total

@@ -29,7 +29,8 @@ def add_finetune_results(db: Path, *, with_brain: bool = True) -> list[dict]:
     written = []
     with store.writer() as con:
         con.execute(
-            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO runs (run_id, kind, command, config, config_hash, memtool_version, versions,"
+            " device, host, status, error, started_at, finished_at, timings) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [RUN, "finetune", "memtool finetune --model resnet18 --model alexnet "
              "--model tf_efficientnet_lite0 --data demo", json.dumps({}), "cfg3", "0.1.0",
              json.dumps({}), "cpu", "host", "completed", None, T0, T0 + timedelta(minutes=9),

@@ -105,3 +105,20 @@ def test_writer_waits_for_a_short_lock_and_names_a_long_one(tmp_path):
         Store(path, lock_timeout=30).migrate()  # waits until the holder lets go
     finally:
         holder.join()
+
+
+def test_runs_of_dead_processes_are_closed_on_this_host_only(tmp_path):
+    store = Store(tmp_path / "a.duckdb")
+    store.migrate()
+    gone = mp.get_context("spawn").Process(target=time.sleep, args=(0,))
+    gone.start()
+    gone.join()  # a pid that no longer runs
+    for run_id in ("alive", "dead", "elsewhere"):
+        store.start_run(run_id, kind="sweep", command="memtool sweep", config={}, config_hash="h",
+                        memtool_version="0", versions={}, device="cpu",
+                        host="other" if run_id == "elsewhere" else "here")
+    with store.writer() as con:
+        con.execute("UPDATE runs SET pid = ? WHERE run_id IN ('dead', 'elsewhere')", [gone.pid])
+    assert store.close_dead_runs("here") == ["dead"]
+    status = dict(store.query("SELECT run_id, status FROM runs")[1])
+    assert status == {"alive": "running", "dead": "interrupted", "elsewhere": "running"}
