@@ -18,11 +18,7 @@ WITH ft AS (
                                ORDER BY finished_at DESC, finetune_id) = 1
 ),
 pre AS (
-    SELECT name, model_id
-    FROM models
-    WHERE source <> 'checkpoint' AND weights_source NOT LIKE 'checkpoint:%'
-      AND weights_source <> 'random-init'
-    QUALIFY row_number() OVER (PARTITION BY name ORDER BY created_at DESC, model_id) = 1
+    SELECT name, model_id FROM pretrained_models
 ),
 runs AS (
     -- The penultimate module may share its output tensor with a child (timm's global_pool

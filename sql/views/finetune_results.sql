@@ -24,11 +24,7 @@ memorability AS (
                                ORDER BY (reducer = 'pool') DESC, created_at DESC) = 1
 ),
 pre AS (
-    SELECT name, model_id
-    FROM models
-    WHERE source <> 'checkpoint' AND weights_source NOT LIKE 'checkpoint:%'
-      AND weights_source <> 'random-init'
-    QUALIFY row_number() OVER (PARTITION BY name ORDER BY created_at DESC, model_id) = 1
+    SELECT name, model_id FROM pretrained_models
 ),
 resmem AS (
     SELECT dataset_id, split, arg_max(rho, created_at) AS rho
