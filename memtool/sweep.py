@@ -215,7 +215,13 @@ def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
                         "engine": "local", "attempts": 1, "node": socket.gethostname()}
                 store.upsert_task({**task, "status": "running"})
                 t_model = time.perf_counter()
-                outcomes.append(sweep_model(spec, ctx, store, run_id, reporter))
+                try:
+                    outcomes.append(sweep_model(spec, ctx, store, run_id, reporter))
+                except BaseException as exc:  # recorded, then handled below as for the run
+                    error = exc.one_line() if isinstance(exc, MemtoolError) else type(exc).__name__
+                    store.upsert_task({**task, "status": "failed", "error": error,
+                                       "seconds": round(time.perf_counter() - t_model, 3)})
+                    raise
                 store.upsert_task({**task, "status": "completed",
                                    "seconds": round(time.perf_counter() - t_model, 3)})
     except KeyboardInterrupt:

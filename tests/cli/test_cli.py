@@ -110,6 +110,9 @@ def test_sweep_errors_are_one_line_with_exit_codes(tmp_path, args, code, text):
     assert res.exit_code == code, res.output
     assert text in res.output and "Traceback" not in res.output
     assert res.output.strip().startswith("error:") or "error:" in res.output
+    if code == 4:  # the model was reached: its task is recorded as failed, with the error
+        (status, error), = Store(tmp_path / "e.duckdb").query("SELECT status, error FROM sweep_tasks")[1]
+        assert status == "failed" and text in error
 
 
 def test_missing_weights_error_names_sources(tmp_path, monkeypatch):
