@@ -40,11 +40,7 @@ brain AS (
     GROUP BY model_id, layer_name, target, dataset_id
 ),
 memorability AS (
-    SELECT model_id, layer_name, dataset_id, score
-    FROM layer_scores
-    WHERE fold = 'pooled' AND target = 'memorability'
-    QUALIFY row_number() OVER (PARTITION BY model_id, layer_name, dataset_id
-                               ORDER BY (reducer = 'pool') DESC, created_at DESC) = 1
+    SELECT model_id, layer_name, dataset_id, score FROM layer_memorability
 ),
 best AS (
     SELECT model_id, dataset_id, layer AS best_layer, memorability AS best_rho

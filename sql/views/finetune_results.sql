@@ -17,11 +17,7 @@ WITH brain AS (
     GROUP BY model_id, layer_name
 ),
 memorability AS (
-    SELECT model_id, layer_name, dataset_id, score
-    FROM layer_scores
-    WHERE fold = 'pooled' AND target = 'memorability'
-    QUALIFY row_number() OVER (PARTITION BY model_id, layer_name, dataset_id
-                               ORDER BY (reducer = 'pool') DESC, created_at DESC) = 1
+    SELECT model_id, layer_name, dataset_id, score FROM layer_memorability
 ),
 pre AS (
     SELECT name, model_id FROM pretrained_models
