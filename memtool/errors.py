@@ -59,3 +59,7 @@ class StoreLockedError(StoreError):
     """Another process holds the database's write lock for longer than we wait."""
 
     exit_code = 7
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler stopping the job), handled like Ctrl-C: exit 143 instead of 130."""

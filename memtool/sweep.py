@@ -68,6 +68,7 @@ class ModelOutcome:
     n_passes: int
     seconds: dict
     error: str | None = None  # set when a distributed task failed for a data/model reason
+    exit_code: int | None = None  # the failure's exit code, when known (local engine)
 
 
 @dataclass
@@ -158,7 +159,7 @@ def build_context(config: SweepConfig) -> SweepContext:
     reducer = make_reducer(config.reducer, seed=config.seed)
     readout = ReadoutConfig(n_boot=config.n_boot, seed=config.seed)
     dataset = load_memorability(config.data, folds=config.folds, seed=config.seed,
-                                splits=config.splits, limit=config.limit)
+                                splits=config.splits, limit=config.limit, validate=True)
     dataset_id = dataset.fingerprint()
     setup_id = _digest({"dataset": dataset_id, "reducer": reducer.spec,
                         "readout": readout.describe(), "target": TARGET})
@@ -178,9 +179,15 @@ def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
     reporter = reporter or NullReporter()
     if engine not in ("local", "ray"):
         raise UsageError(f"unknown engine '{engine}'", hint="use --engine ray, or leave it out")
+    from memtool.preflight import check_models, check_options
+
+    check_options(config)
     ctx = build_context(config)
-    store = Store(db)
+    if engine == "local":  # every model, checkpoint and --layers before any work
+        check_models(config)
+    store = Store(db, on_wait=reporter.message)
     store.migrate()
+    _adopt_legacy_model_ids(store, reporter)
     for dead in store.close_dead_runs(socket.gethostname()):
         reporter.message(f"run {dead} had been killed before it finished: marked interrupted")
     store.upsert_dataset(ctx.dataset_row())
@@ -218,15 +225,28 @@ def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
                 try:
                     outcomes.append(sweep_model(spec, ctx, store, run_id, reporter))
                 except BaseException as exc:  # recorded, then handled below as for the run
-                    error = exc.one_line() if isinstance(exc, MemtoolError) else type(exc).__name__
-                    store.upsert_task({**task, "status": "failed", "error": error,
-                                       "seconds": round(time.perf_counter() - t_model, 3)})
-                    raise
+                    took = round(time.perf_counter() - t_model, 3)
+                    if isinstance(exc, KeyboardInterrupt):
+                        store.upsert_task({**task, "status": "interrupted", "seconds": took,
+                                           "error": _interruption(exc)})
+                        raise
+                    error = exc.one_line() if isinstance(exc, MemtoolError) else f"{type(exc).__name__}: {exc}"
+                    store.upsert_task({**task, "status": "failed", "error": error, "seconds": took})
+                    if not _model_specific(exc):
+                        raise
+                    # This model's problem only: recorded, and the other models go on.
+                    reporter.message(f"{spec}: failed: {error}")
+                    outcomes.append(ModelOutcome(
+                        name=spec, model_id="", weights_source="", n_layers=0, n_scored=0,
+                        n_skipped=0, n_aliases=0, n_passes=0, seconds={"total": took},
+                        error=error, exit_code=getattr(exc, "exit_code", 4)))
+                    continue
                 store.upsert_task({**task, "status": "completed",
                                    "seconds": round(time.perf_counter() - t_model, 3)})
-    except KeyboardInterrupt:
-        store.finish_run(run_id, "interrupted", error="interrupted by the user",
+    except KeyboardInterrupt as exc:
+        store.finish_run(run_id, "interrupted", error=_interruption(exc),
                          timings=_timings(outcomes, started))
+        store.finish_tasks(run_id, "interrupted", _interruption(exc))
         raise
     except MemtoolError as exc:
         store.finish_run(run_id, "failed", error=exc.one_line(), timings=_timings(outcomes, started))
@@ -241,6 +261,31 @@ def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
                      timings=_timings(outcomes, started))
     return SweepResult(run_id=run_id, db=store.path, dataset_id=ctx.dataset_id, models=outcomes,
                        setup_id=ctx.setup_id)
+
+
+def _interruption(exc: BaseException) -> str:
+    from memtool.errors import Terminated
+
+    return "terminated by SIGTERM" if isinstance(exc, Terminated) else "interrupted by the user"
+
+
+def _model_specific(exc: BaseException) -> bool:
+    """A failure of one model (unknown name, weights, its forward pass, NaN activations)
+    rather than of the data, the options or the store, which every model shares."""
+    from memtool.errors import DataError, StoreError
+
+    if isinstance(exc, (DataError, StoreError, UsageError)):
+        return False
+    return isinstance(exc, Exception) and not isinstance(exc, (MemoryError, OSError))
+
+
+def _adopt_legacy_model_ids(store: Store, reporter: Reporter) -> None:
+    """Move an older store's offline-package model ids to the full weights digest."""
+    from memtool.models.weights import LEGACY_MODEL_IDS
+
+    for old in store.adopt_model_ids(LEGACY_MODEL_IDS):
+        reporter.message(f"model id {old} (memtool's old partial weights digest) renamed to "
+                         f"{LEGACY_MODEL_IDS[old]}: its scores are kept")
 
 
 def _timings(outcomes: list[ModelOutcome], started: float) -> dict:

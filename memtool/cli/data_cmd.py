@@ -26,7 +26,10 @@ def check(
     from memtool.cli.progress import RichReporter
     from memtool.data.memorability import check_images, load_memorability, summarize
 
+    from memtool.data.validate import require_scorable
+
     dataset = load_memorability(spec, folds=folds, seed=seed, splits=list(split) if split else None)
+    # the summary first, then what is wrong
     summary = summarize(dataset)
     rows = [(k, _splits_text(v) if k == "splits" else v) for k, v in summary.items()]
     console.print(result_table(["field", "value"], rows,
@@ -42,6 +45,9 @@ def check(
             raise DataError(f"{len(bad)} of {len(dataset.items)} images cannot be read "
                             f"(first: {bad[0][0]})", hint="fix or remove them, then check again")
         console.print(f"[green]ok[/]: all {len(dataset.items)} images open", highlight=False)
+    require_scorable(dataset)  # equal scores, splits too small for a rank correlation
+    console.print(f"[green]ok[/]: every split can be scored ({len(dataset.splits)} splits)",
+                  highlight=False)
 
 
 def _splits_text(splits: list[dict]) -> str:

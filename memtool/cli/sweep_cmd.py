@@ -78,8 +78,24 @@ def sweep(
     if config.brain:
         from memtool.cli.analyze_cmd import print_brain_summary
 
-        print_brain_summary(result.db, [m.model_id for m in result.models],
+        print_brain_summary(result.db, [m.model_id for m in result.models if not m.error],
                             dataset_id=result.dataset_id, n_boot=n_boot, seed=seed)
+    _fail_if_any_failed(result)
+
+
+def _fail_if_any_failed(result) -> None:
+    """A sweep where some model failed ends with one line and that failure's exit code."""
+    from memtool.errors import ModelError
+
+    failed = [m for m in result.models if m.error]
+    if not failed:
+        return
+    exc = ModelError(
+        f"{len(failed)} of {len(result.models)} models failed ({', '.join(m.name for m in failed)}); "
+        "the other models' results are stored",
+        hint="see each model's error above; rerun the same command to retry (scored layers are skipped)")
+    exc.exit_code = failed[0].exit_code or ModelError.exit_code
+    raise exc
 
 
 def read_models_file(path: Path) -> list[str]:
@@ -122,6 +138,8 @@ def _print_summary(result, top: int) -> None:
             f"{m.weights_source}; {m.seconds.get('extract', 0):.1f} s extracting, "
             f"{m.seconds.get('score', 0):.1f} s scoring", highlight=False)
     ids = [m.model_id for m in result.models if not m.error]
+    if not ids:
+        return
     cols, rows = store.query(
         "SELECT model, layer AS layer, round(relative_depth, 3) AS depth, module_type AS type, "
         "round(memorability, 3) AS rho, "

@@ -100,12 +100,16 @@ def load_memorability(
     seed: int = 0,
     splits: Sequence[int] | None = None,
     limit: int | None = None,
+    validate: bool = False,
 ) -> MemorabilityDataset:
     """Load a memorability data set from ``spec`` (see the module docstring).
 
     ``folds`` and ``seed`` make the K-fold splits of sets without published splits;
     ``splits`` picks LaMem's published splits by number (default: all present);
     ``limit`` keeps a seeded random subset of that many images before splitting.
+    ``validate=True`` also refuses a set that cannot be scored (equal scores, splits too
+    small for a rank correlation: see ``memtool.data.validate``) with a DataError; the
+    sweep and ``memtool data check`` do that.
     """
     if folds < 2:
         raise UsageError(f"{folds} folds requested", hint="use at least 2 folds")
@@ -134,8 +138,13 @@ def load_memorability(
         "splits": chosen,
         "limit": limit,
     }
-    return _finish(table, name=name, kind=kind, spec=canonical, root=root,
-                   citation=citation, folds=folds, seed=seed, limit=limit, options=options)
+    dataset = _finish(table, name=name, kind=kind, spec=canonical, root=root,
+                      citation=citation, folds=folds, seed=seed, limit=limit, options=options)
+    if validate:
+        from memtool.data.validate import require_scorable
+
+        require_scorable(dataset)
+    return dataset
 
 
 def check_images(

@@ -292,11 +292,22 @@ def _read_stimuli(root: Path) -> tuple[list[str], list[Path], dict[str, list]]:
 
 
 def _load_npy(path: Path) -> np.ndarray:
+    hint = "save it with numpy.save as a numeric array"
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(np.lib.format.MAGIC_PREFIX))
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror}", hint="check the path and its permissions") from None
+    if head != np.lib.format.MAGIC_PREFIX:  # np.load would try it as a pickle and say so
+        what = ("is a Python pickle, not a .npy array" if head[:1] == b"\x80"
+                else "is an .npz archive, not a .npy array" if head[:2] == b"PK"
+                else "is empty (0 bytes)" if not head
+                else f"is not a .npy file (it lacks NumPy's header; first bytes {head[:4].hex()})")
+        raise DataError(f"{path} {what}", hint=hint)
     try:
         array = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}",
-                        hint="save it with numpy.save as a numeric array") from None
+        raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}", hint=hint) from None
     if not np.issubdtype(array.dtype, np.number):
         raise DataError(f"{path} holds {array.dtype} values, not numbers", hint="save a float array")
     return array.astype(np.float64, copy=False)

@@ -151,13 +151,24 @@ def plan_passes(layers: Sequence[ProbedLayer], reducer: Reducer, n_images: int,
                 budget_bytes: int) -> list[list[ProbedLayer]]:
     """Group layers (in execution order) so that each group's features fit the budget.
 
-    One group (one pass over the images) whenever everything fits; a layer larger than
-    the budget on its own still gets a pass of its own.
+    One group (one pass over the images) whenever everything fits. A layer whose
+    features alone exceed the budget raises UsageError (exit 2): the budget cannot be
+    kept, and giving each layer its own pass would slow the sweep down many times over
+    without saying so.
     """
+    from memtool.errors import UsageError
+
     groups: list[list[ProbedLayer]] = [[]]
     used = 0
     for p in sorted(layers, key=lambda p: p.exec_order):
         size = n_images * reducer.stored_dim(p.output_shape) * 4
+        if size > budget_bytes:
+            largest = max(n_images * reducer.stored_dim(q.output_shape) * 4 for q in layers)
+            raise UsageError(
+                f"--memory-budget {budget_bytes / 2**30:.3g} GiB is too small: layer {p.name} alone "
+                f"needs {size / 2**30:.3g} GiB of features for {n_images} images",
+                hint=f"raise it to at least {largest / 2**30:.3g} GiB (the largest layer), "
+                     "or use a smaller --reducer")
         if groups[-1] and used + size > budget_bytes:
             groups.append([])
             used = 0

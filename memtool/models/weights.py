@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import warnings
 import urllib.error
 import urllib.request
 from collections import OrderedDict
@@ -32,8 +34,11 @@ __all__ = [
     "offline_reason",
     "read_checkpoint",
     "short_path",
+    "state_dict_problems",
     "torch_cache_dir",
     "weights_digest",
+    "legacy_weights_digest",
+    "LEGACY_MODEL_IDS",
 ]
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors", ".ckpt")
@@ -165,10 +170,14 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
             model_name = meta.get("model")
             num_classes = int(meta["num_classes"]) if meta.get("num_classes") else None
         else:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+            _require_torch_format(path, hint)
+            with warnings.catch_warnings():  # e.g. "Detected pickle protocol 76": noise here
+                warnings.simplefilter("ignore")
+                obj = torch.load(path, map_location="cpu", weights_only=True)
+    except WeightsError:
+        raise
     except Exception as exc:  # unpickling, zip and safetensors errors all mean "unreadable"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WeightsError(f"cannot read checkpoint {path}: {first}", hint=hint) from None
+        raise _unreadable(path, exc, hint) from None
 
     if isinstance(obj, Mapping):
         for key in ("state_dict", "model_state_dict", "model"):
@@ -188,9 +197,73 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     return Checkpoint(path, _strip_prefix(obj), model_name, num_classes, data_config)
 
 
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's default format is a zip archive
+_PICKLE_PROTOCOL = 0x80  # older torch.save files and plain pickles start with PROTO
+
+
+def _require_torch_format(path: Path, hint: str) -> None:
+    """Refuse, with a message saying so, a file that is neither a zip archive nor a pickle."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except OSError as exc:
+        raise WeightsError(f"cannot read checkpoint {path}: {exc.strerror}",
+                           hint="check the file's permissions") from None
+    if not head:
+        raise WeightsError(f"checkpoint {path} is empty (0 bytes): not a checkpoint", hint=hint)
+    if head != _ZIP_MAGIC and head[0] != _PICKLE_PROTOCOL:
+        raise WeightsError(
+            f"{path} is not a checkpoint: it is neither a PyTorch file (zip archive or pickle) "
+            f"nor .safetensors (first bytes {head.hex()})", hint=hint)
+
+
+def _unreadable(path: Path, exc: Exception, hint: str) -> WeightsError:
+    """A torch/safetensors load failure as one honest line (never "use weights_only=False")."""
+    text = str(exc).strip()
+    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if found:
+        # A pickle with Python objects besides tensors. Unpickling those runs arbitrary
+        # code, so memtool never does, and never suggests weights_only=False.
+        return WeightsError(
+            f"checkpoint {path} holds Python objects besides tensors ({found.group(1)}), "
+            "which memtool does not unpickle",
+            hint="re-save only the tensors where it was made: torch.save(model.state_dict(), FILE), "
+                 "or save it as .safetensors")
+    text = re.sub(r"(?s)Weights only load failed.*?(?=(WeightsUnpickler|Unpickler) error|$)", "", text)
+    lines = [line.strip() for line in text.splitlines()
+             if line.strip() and "weights_only" not in line]
+    first = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (
+        lines[0] if lines else type(exc).__name__)
+    return WeightsError(f"cannot read checkpoint {path}: it is damaged or not a checkpoint ({first})",
+                        hint=hint)
+
+
 def _first(items: list[str], n: int = 3) -> str:
     more = f", ... ({len(items)} in all)" if len(items) > n else ""
     return ", ".join(items[:n]) + more
+
+
+def state_dict_problems(own: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor]) -> list[str]:
+    """Why ``state`` does not load strictly into a module whose state dict is ``own``
+    (first missing and unexpected keys, first shape mismatch); empty when it fits.
+
+    Only keys and shapes are compared, so ``own`` may live on the meta device.
+    """
+    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state if k not in own]
+    shapes = [
+        f"{k} is {tuple(state[k].shape)} in the checkpoint but {tuple(own[k].shape)} in the model"
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing keys {_first(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys {_first(unexpected)}")
+    if shapes:
+        problems.append(f"shape mismatch: {shapes[0]}" + (f" (+{len(shapes) - 1} more)" if len(shapes) > 1 else ""))
+    return problems
 
 
 def apply_state_dict(module: nn.Module, state: Mapping[str, torch.Tensor], what: str, model: str) -> None:
@@ -200,21 +273,8 @@ def apply_state_dict(module: nn.Module, state: Mapping[str, torch.Tensor], what:
     ``num_batches_tracked`` buffers absent from old checkpoints are kept as they are.
     """
     own = module.state_dict()
-    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
-    unexpected = [k for k in state if k not in own]
-    shapes = [
-        f"{k} is {tuple(state[k].shape)} in the checkpoint but {tuple(own[k].shape)} in the model"
-        for k in own
-        if k in state and state[k].shape != own[k].shape
-    ]
-    if missing or unexpected or shapes:
-        problems = []
-        if missing:
-            problems.append(f"missing keys {_first(missing)}")
-        if unexpected:
-            problems.append(f"unexpected keys {_first(unexpected)}")
-        if shapes:
-            problems.append(f"shape mismatch: {shapes[0]}" + (f" (+{len(shapes) - 1} more)" if len(shapes) > 1 else ""))
+    problems = state_dict_problems(own, state)
+    if problems:
         raise WeightsError(
             f"{what} does not fit {model}: " + "; ".join(problems),
             hint="load it with the model it was saved from (and num_classes=N / --num-classes N "
@@ -224,14 +284,48 @@ def apply_state_dict(module: nn.Module, state: Mapping[str, torch.Tensor], what:
     module.load_state_dict(full, strict=True)
 
 
-def weights_digest(module: nn.Module) -> str:
-    """A short, cheap fingerprint of a module's weights.
+def weights_digest(module: nn.Module | Mapping[str, torch.Tensor]) -> str:
+    """A short fingerprint of every byte of a module's weights (its whole state dict).
 
-    Hashes every key and shape plus the values of the first two and last two tensors
-    (at most 2**20 values each): any other weights, a changed head or a different
-    architecture give a different digest, without hashing hundreds of megabytes.
+    A streaming SHA-1 over each entry's key, shape, dtype and raw bytes, in state-dict
+    order: two models get the same digest only when every tensor is bit-identical. It
+    reads each tensor once without copying it (a contiguous CPU tensor is hashed in
+    place), about 1 GB/s on one core, so even a ResNet-152 costs a fraction of a second.
+    Accepts a module or a state dict.
     """
-    state = module.state_dict()
+    state = module.state_dict() if hasattr(module, "state_dict") else module
+    digest = hashlib.sha1()
+    for key, value in state.items():
+        digest.update(f"{key}:{tuple(value.shape)}:{value.dtype};".encode())
+        flat = value.detach().reshape(-1).cpu().contiguous()
+        if flat.numel():
+            digest.update(memoryview(flat.view(torch.uint8).numpy()))
+    return digest.hexdigest()[:12]
+
+
+# Model ids that memtool before 2026-12 wrote for the offline packages' weights (the
+# partial digest of ``legacy_weights_digest``), and the ids of the same bytes under
+# ``weights_digest``. The packages' files are fixed, so the pairs are exact; a sweep
+# renames these ids in an older store (Store.adopt_model_ids) and keeps their scores.
+# Other models' old ids cannot be proven to match any weights: their rows stay as they
+# are and are not reused (the next sweep scores those models again).
+LEGACY_MODEL_IDS = {
+    "timm:tf_efficientnet_lite0@209813e27352": "timm:tf_efficientnet_lite0@46a7990964e6",
+    "timm:tf_efficientnet_lite1@2a194d953968": "timm:tf_efficientnet_lite1@27c1e22dea13",
+    "timm:tf_efficientnet_lite2@e26e6b884a6c": "timm:tf_efficientnet_lite2@8120509598a9",
+    "resmem@0a696c567098": "resmem@032cc22ea15f",
+}
+
+
+def legacy_weights_digest(module: nn.Module | Mapping[str, torch.Tensor]) -> str:
+    """The digest memtool used before 2026-12 (keys and shapes, values of four tensors only).
+
+    It is blind to weights outside the first two and last two tensors, so it is no
+    longer an identity; it is kept only to recognise, and migrate, model ids that older
+    memtool wrote for weights whose bytes are known (the offline packages, see
+    ``memtool.models.offline.LEGACY_WEIGHT_IDS``).
+    """
+    state = module.state_dict() if hasattr(module, "state_dict") else module
     digest = hashlib.sha1()
     for key, value in state.items():
         digest.update(f"{key}:{tuple(value.shape)}:{value.dtype};".encode())

@@ -7,12 +7,19 @@ import os
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import duckdb
 
 from memtool.errors import StoreError
-from memtool.store.connection import open_connection, sql_dir
+from memtool.interrupts import critical
+from memtool.store.connection import (
+    disk_full_error,
+    is_disk_full,
+    open_connection,
+    open_sandboxed,
+    sql_dir,
+)
 from memtool.store.migrations import apply_migrations
 
 SCORE_COLUMNS = (
@@ -24,6 +31,7 @@ MODEL_COLUMNS = (
     "model_id", "name", "source", "arch", "weights_source", "weights_id", "n_params", "n_layers",
     "input_size", "data_config",
 )
+READ_LOCK_TIMEOUT = 30.0  # seconds a reader waits for a writer before giving up (exit 7)
 LAYER_COLUMNS = (
     "model_id", "layer_name", "layer_index", "exec_order", "relative_depth", "module_type",
     "output_shape", "n_features", "alias_of",
@@ -52,25 +60,49 @@ class Store:
     calls.
     """
 
-    def __init__(self, path: str | Path, *, lock_timeout: float = 30.0):
+    def __init__(self, path: str | Path, *, lock_timeout: float | None = None,
+                 on_wait: Callable[[str], None] | None = None):
         self.path = Path(path).expanduser().resolve()
+        # None: readers give up after READ_LOCK_TIMEOUT s, writers wait for as long as it
+        # takes (a reader held open elsewhere must not kill a sweep) and call ``on_wait``
+        # every 30 s with a line naming the holder. A number applies to both.
         self.lock_timeout = lock_timeout
+        self.on_wait = on_wait
 
     # -- connections -------------------------------------------------------------------
     @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with open_connection(self.path, read_only=False, lock_timeout=self.lock_timeout) as con:
-            yield con
+        try:
+            with open_connection(self.path, read_only=False, lock_timeout=self.lock_timeout,
+                                 on_wait=self.on_wait) as con, critical():
+                # SIGINT/SIGTERM wait for the end of this block: a commit is never cut.
+                yield con
+        except duckdb.Error as exc:
+            if is_disk_full(exc):
+                raise disk_full_error(self.path) from None
+            raise
 
     @contextmanager
     def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with open_connection(self.path, read_only=True, lock_timeout=self.lock_timeout) as con:
-            if not _is_memtool_store(con):
-                raise StoreError(
-                    f"{self.path} is not a memtool results database (no schema_migrations table)",
-                    hint="pass the --db file that `memtool sweep` wrote",
-                )
+        timeout = READ_LOCK_TIMEOUT if self.lock_timeout is None else self.lock_timeout
+        with open_connection(self.path, read_only=True, lock_timeout=timeout) as con:
+            self._require_memtool(con)
             yield con
+
+    @contextmanager
+    def sandboxed(self, *, threads: int | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection for user SQL that reaches nothing but this database."""
+        timeout = READ_LOCK_TIMEOUT if self.lock_timeout is None else self.lock_timeout
+        with open_sandboxed(self.path, lock_timeout=timeout, threads=threads) as con:
+            self._require_memtool(con)
+            yield con
+
+    def _require_memtool(self, con: duckdb.DuckDBPyConnection) -> None:
+        if not _is_memtool_store(con):
+            raise StoreError(
+                f"{self.path} is not a memtool results database (no schema_migrations table)",
+                hint="pass the --db file that `memtool sweep` wrote",
+            )
 
     def migrate(self) -> list[str]:
         """Create or upgrade the database; returns the schema files applied now."""
@@ -104,6 +136,18 @@ class Store:
             relation = con.sql(sql, params=list(params) if params else None)
             return pl.DataFrame() if relation is None else relation.pl()
 
+    def query_user_sql(self, sql: str):
+        """Run a user's SQL in the sandboxed read-only connection; a polars DataFrame.
+
+        The connection cannot write, attach other files, copy out, install extensions or
+        read files other than this database (see ``open_sandboxed``).
+        """
+        import polars as pl
+
+        with self.sandboxed() as con:
+            relation = con.sql(sql)
+            return pl.DataFrame() if relation is None else relation.pl()
+
     # -- runs ----------------------------------------------------------------------------
     def start_run(self, run_id: str, *, kind: str, command: str, config: dict, config_hash: str,
                   memtool_version: str, versions: dict, device: str, host: str) -> None:
@@ -131,6 +175,11 @@ class Store:
                     "UPDATE runs SET status = 'interrupted', error = ? WHERE run_id = ?",
                     [f"process {pid} ended without finishing (killed?); rerun the command to resume",
                      run_id])
+                # Its tasks cannot still be running either.
+                con.execute(
+                    "UPDATE sweep_tasks SET status = 'interrupted', updated_at = ?,"
+                    " error = coalesce(error, ?) WHERE run_id = ? AND status = 'running'",
+                    [_now(), f"process {pid} of the run ended (killed?)", run_id])
         return [run_id for run_id, _ in dead]
 
     def finish_run(self, run_id: str, status: str, *, error: str | None = None,
@@ -141,7 +190,37 @@ class Store:
                 [status, error, _now(), json.dumps(timings or {}), run_id],
             )
 
+    def finish_tasks(self, run_id: str, status: str, error: str) -> None:
+        """Mark the run's tasks that are still 'running' as ``status`` (its end, e.g. a signal)."""
+        with self.writer() as con:
+            con.execute("UPDATE sweep_tasks SET status = ?, error = coalesce(error, ?), updated_at = ?"
+                        " WHERE run_id = ? AND status = 'running'", [status, error, _now(), run_id])
+
     # -- data sets, models, layers ---------------------------------------------------------
+    def adopt_model_ids(self, renames: dict[str, str]) -> list[str]:
+        """Rename model ids (old -> new) everywhere they are stored; returns the old ids renamed.
+
+        Used once per store to move rows that memtool < 2026-12 wrote under its partial
+        weights digest to the full digest, for weights whose bytes are known to be the
+        same (``memtool.models.weights.LEGACY_MODEL_IDS``). A pair whose old id is absent,
+        or whose new id is already present, is left alone.
+        """
+        done = []
+        with self.writer() as con:
+            present = {r[0] for r in con.execute("SELECT model_id FROM models").fetchall()}
+            columns = {(t, c) for t, c in con.execute(
+                "SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal").fetchall()}
+            for old, new in renames.items():
+                if old not in present or new in present:
+                    continue
+                con.execute("BEGIN TRANSACTION")
+                for table, column in _MODEL_ID_COLUMNS:
+                    if (table, column) in columns:
+                        con.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", [new, old])
+                con.execute("COMMIT")
+                done.append(old)
+        return done
+
     def upsert_dataset(self, row: dict) -> None:
         self._upsert("datasets", row, key=("dataset_id",))
 
@@ -205,6 +284,13 @@ class Store:
             con.execute("BEGIN TRANSACTION")
             insert_rows(con, "layer_scores", SCORE_COLUMNS, rows, replace=True)
             con.execute("COMMIT")
+
+
+_MODEL_ID_COLUMNS = (
+    ("models", "model_id"), ("layers", "model_id"), ("layer_scores", "model_id"),
+    ("brain_scores", "model_id"), ("finetune_runs", "finetuned_model_id"),
+    ("predictions", "predictor_id"), ("evaluations", "predictor_id"),
+)
 
 
 def _process_alive(pid: int) -> bool:

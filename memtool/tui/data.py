@@ -188,17 +188,17 @@ class StoreReader:
 
     # -- SQL console -------------------------------------------------------------------------
     def run_sql(self, sql: str, handle: QueryHandle | None = None) -> SqlResult:
-        """Run console SQL on a read-only connection; interruptible through ``handle``.
+        """Run console SQL on the sandboxed read-only connection; interruptible through ``handle``.
 
         Raises duckdb.Error for bad SQL (the console shows it), QueryCancelled when the
         handle was cancelled, StoreError when the file cannot be opened.
         """
         handle = handle or QueryHandle()
         start = clock()
-        with self.store.reader() as con:
+        # The same sandbox as `memtool query`: read-only, no ATTACH / COPY / file reads.
+        with self.store.sandboxed(threads=CONSOLE_THREADS) as con:
             handle.attach(con)
             try:
-                con.execute(f"SET threads = {CONSOLE_THREADS}")
                 if handle.cancelled:
                     raise QueryCancelled()
                 relation = con.sql(sql)  # None for statements without a result set
