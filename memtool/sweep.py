@@ -235,7 +235,8 @@ def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
                     if not _model_specific(exc):
                         raise
                     # This model's problem only: recorded, and the other models go on.
-                    reporter.message(f"{spec}: failed: {error}")
+                    rest = "; the other models go on" if i < len(config.models) else ""
+                    reporter.message(f"{spec}: failed (recorded in the run's tasks{rest})")
                     outcomes.append(ModelOutcome(
                         name=spec, model_id="", weights_source="", n_layers=0, n_scored=0,
                         n_skipped=0, n_aliases=0, n_passes=0, seconds={"total": took},

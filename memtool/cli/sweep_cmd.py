@@ -90,9 +90,14 @@ def _fail_if_any_failed(result) -> None:
     failed = [m for m in result.models if m.error]
     if not failed:
         return
+    names = ", ".join(m.name for m in failed)
+    if len(failed) == len(result.models):
+        text = f"{names} failed" if len(failed) == 1 else f"all {len(failed)} models failed ({names})"
+    else:
+        text = (f"{len(failed)} of {len(result.models)} models failed ({names}); "
+                "the other models' results are stored")
     exc = ModelError(
-        f"{len(failed)} of {len(result.models)} models failed ({', '.join(m.name for m in failed)}); "
-        "the other models' results are stored",
+        text,
         hint="see each model's error above; rerun the same command to retry (scored layers are skipped)")
     exc.exit_code = failed[0].exit_code or ModelError.exit_code
     raise exc
