@@ -6,6 +6,7 @@ The SQL runs in a connection that reaches nothing but the database (see
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Optional
 
@@ -55,7 +56,10 @@ def query(
         text = frame.write_json()
     try:
         if format == "parquet":
-            frame.write_parquet(out)
+            # Through memory: polars reports a full disk as a "thrift transport error".
+            buffer = io.BytesIO()
+            frame.write_parquet(buffer)
+            out.write_bytes(buffer.getvalue())
         elif out is not None:
             out.write_text(text)
     except OSError as exc:
