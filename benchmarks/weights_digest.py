@@ -32,9 +32,10 @@ def main(models: list[str]) -> None:
     for name in models:
         loaded = load_model(name)
         size = sum(v.numel() * v.element_size() for v in loaded.module.state_dict().values())
-        t_load = median_time(lambda: load_model(name))
-        t_full = median_time(lambda: weights_digest(loaded.module))
-        t_old = median_time(lambda: legacy_weights_digest(loaded.module))
+        module = loaded.module
+        t_load = median_time(lambda name=name: load_model(name))
+        t_full = median_time(lambda module=module: weights_digest(module))
+        t_old = median_time(lambda module=module: legacy_weights_digest(module))
         print(f"{name}: {size / 1e6:.1f} MB; load_model {t_load:.3f} s, full digest {t_full:.3f} s "
               f"({size / t_full / 1e9:.2f} GB/s, {t_full / t_load:.1%} of the load), "
               f"old partial digest {t_old:.4f} s")

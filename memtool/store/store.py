@@ -106,7 +106,13 @@ class Store:
 
     def migrate(self) -> list[str]:
         """Create or upgrade the database; returns the schema files applied now."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise disk_full_error(self.path.parent) from None
+            raise StoreError(f"cannot create the folder {self.path.parent} for the database: "
+                             f"{exc.strerror}", hint="pass a --db path in a writable folder") from None
         if self.path.exists() and self.path.stat().st_size > 0:
             with self.writer() as con:
                 tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}

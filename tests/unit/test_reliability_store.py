@@ -18,7 +18,6 @@ import pytest
 from memtool.errors import StoreError
 from memtool.store import Store, connection
 
-
 DATASET = {"dataset_id": "d", "name": "n", "kind": "csv", "spec": "csv:x", "n_images": 3,
            "n_splits": 1, "split_kind": "kfold"}
 
@@ -194,7 +193,7 @@ def test_a_store_without_permission_is_called_that(tmp_path):
         Store(path).migrate()
         os.chmod(path, 0)
         out = subprocess.run([sys.executable, "-c", PERMISSION_PROBE, str(path)], text=True,
-                             capture_output=True, timeout=120, env={**os.environ})
+                             capture_output=True, timeout=120, env={**os.environ}, check=False)
         lines = out.stdout.strip().splitlines()
         assert len(lines) == 2, out.stdout + out.stderr
         for line in lines:
