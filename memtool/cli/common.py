@@ -46,6 +46,6 @@ def user_errors(fn: Callable) -> Callable:
             err_console.print(
                 "[yellow]interrupted:[/] everything committed so far is kept; "
                 "run the same command again to resume", highlight=False)
-            raise typer.Exit(130)
+            raise typer.Exit(130) from None
 
     return wrapper

@@ -90,7 +90,7 @@ def _connect(address: str | None) -> None:
                  log_to_driver=False, configure_logging=True)
     except ConnectionError as exc:
         raise UsageError(f"cannot reach a Ray cluster at {address}: {exc}",
-                         hint="start one with `ray start --head`, or drop --address to run locally")
+                         hint="start one with `ray start --head`, or drop --address to run locally") from None
 
 
 @dataclass

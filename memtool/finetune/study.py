@@ -91,7 +91,7 @@ def run_study(config: StudyConfig, db: str | Path, *, command: str = "memtool fi
               reporter: Reporter | None = None) -> StudyResult:
     """Fine-tune every model on every split, then score penultimate layers (see module doc)."""
     from memtool.finetune.data import load_split_dataset, split_parts
-    from memtool.sweep import resolve_device, software_versions
+    from memtool.runtime import resolve_device, software_versions
 
     reporter = reporter or NullReporter()
     models = list(dict.fromkeys(m.strip() for m in config.models if m.strip()))

@@ -232,7 +232,7 @@ class CorrelationScreen(MemtoolScreen):
             lines.append("[yellow]too few layers for a correlation[/yellow]")
         if per_model:
             lines.append("[dim]per model: ρ / partial[/dim]")
-            for model, n, rho, part in per_model:
+            for model, _n, rho, part in per_model:
                 lines.append(f"{escape(model.split(':')[-1][:16]):<16} {fmt(rho, 2)} {fmt(part, 2)}")
         lines += ["", "[dim]partial ρ holds relative depth fixed (ranks); bootstrap over layers[/dim]"]
         self.query_one("#corr-stats", Static).update("\n".join(lines))
