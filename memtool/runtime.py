@@ -16,7 +16,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 from memtool import __version__
 from memtool.errors import MemtoolError, UsageError
@@ -79,7 +79,7 @@ class RunRecord:
     run_id: str
     status: str = "completed"  # what the run records when the block ends without an exception
     error: str | None = None
-    timings: dict = field(default_factory=dict)
+    timings: Callable[[], dict] | None = None  # more timings, read when the run ends (any way)
     started: float = field(default_factory=time.perf_counter)
 
     def elapsed(self) -> float:
@@ -88,23 +88,25 @@ class RunRecord:
 
 @contextmanager
 def run_lifecycle(store, *, kind: str, command: str, config: dict, device: str,
-                  versions: dict | None = None, run_id: str | None = None,
-                  host: str | None = None) -> Iterator[RunRecord]:
-    """Record a run in ``store``: ``running`` now, then how it ended.
+                  versions: dict | None = None, config_hash: str | None = None,
+                  run_id: str | None = None, host: str | None = None) -> Iterator[RunRecord]:
+    """Record a run in ``store``'s ``runs`` table: ``running`` now, then how it ended.
 
-    Inside the block, set ``record.status``/``record.error``/``record.timings`` for a normal
-    end (default: completed). Ctrl-C records ``interrupted``, any other exception ``failed``
-    with its one-line error; the exception then propagates. ``timings['total']`` is filled
-    in when the block does not set it.
+    The one place that writes a run's lifecycle (sweep, fine-tuning study). Inside the
+    block, set ``record.status`` / ``record.error`` for a normal end (default: completed)
+    and ``record.timings`` (a function returning more timings, read at the end whichever
+    way the block ends). Ctrl-C records ``interrupted``, any other exception ``failed``
+    with its one-line error, and the exception propagates. ``timings['total']`` is the
+    block's wall time.
     """
     record = RunRecord(run_id=run_id or new_run_id())
     store.start_run(record.run_id, kind=kind, command=command, config=config,
-                    config_hash=digest(config), memtool_version=__version__,
+                    config_hash=config_hash or digest(config), memtool_version=__version__,
                     versions=versions if versions is not None else software_versions(),
                     device=device, host=host or socket.gethostname())
 
     def timings() -> dict:
-        return {"total": record.elapsed(), **record.timings}
+        return {"total": record.elapsed(), **(record.timings() if record.timings else {})}
 
     try:
         yield record

@@ -12,15 +12,14 @@ from __future__ import annotations
 import os
 import socket
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol, Sequence
 
-from memtool import __version__
 from memtool.errors import MemtoolError, UsageError
 from memtool.progress import NullReporter, Reporter
 from memtool.runtime import digest as _digest
+from memtool.runtime import run_lifecycle
 from memtool.runtime import resolve_device, software_versions  # noqa: F401 (re-exported)
 from memtool.store import Store
 
@@ -160,14 +159,13 @@ def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
 
         versions["brainscore-vision"] = brainscore_version()
 
-    run_id = uuid.uuid4().hex[:12]
-    store.start_run(run_id, kind="sweep", command=command,
-                    config={**config.describe(), "engine": engine},
-                    config_hash=_digest(config.describe()), memtool_version=__version__,
-                    versions=versions, device=str(ctx.device), host=socket.gethostname())
     outcomes: list[ModelOutcome] = []
-    started = time.perf_counter()
-    try:
+    with run_lifecycle(store, kind="sweep", command=command,
+                       config={**config.describe(), "engine": engine},
+                       config_hash=_digest(config.describe()), versions=versions,
+                       device=str(ctx.device)) as run:
+        run_id = run.run_id
+        run.timings = lambda: {"models": {o.name: o.seconds for o in outcomes}}
         if engine == "ray":
             outcomes = _run_on_ray(ctx, store, run_id, reporter, ray_options or {})
         else:
@@ -186,21 +184,9 @@ def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
                     raise
                 store.upsert_task({**task, "status": "completed",
                                    "seconds": round(time.perf_counter() - t_model, 3)})
-    except KeyboardInterrupt:
-        store.finish_run(run_id, "interrupted", error="interrupted by the user",
-                         timings=_timings(outcomes, started))
-        raise
-    except MemtoolError as exc:
-        store.finish_run(run_id, "failed", error=exc.one_line(), timings=_timings(outcomes, started))
-        raise
-    except Exception as exc:
-        store.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}",
-                         timings=_timings(outcomes, started))
-        raise
-    failed = [o for o in outcomes if o.error]
-    store.finish_run(run_id, "failed" if failed else "completed",
-                     error="; ".join(f"{o.name}: {o.error}" for o in failed) or None,
-                     timings=_timings(outcomes, started))
+        failed = [o for o in outcomes if o.error]
+        run.status = "failed" if failed else "completed"
+        run.error = "; ".join(f"{o.name}: {o.error}" for o in failed) or None
     return SweepResult(run_id=run_id, db=store.path, dataset_id=ctx.dataset_id, models=outcomes,
                        setup_id=ctx.setup_id)
 
@@ -228,11 +214,6 @@ def _model_task(config: dict, spec: str, sink: "ResultSink", run_id: str, report
     """One model on a Ray worker: rebuild the context there, run the pipeline into ``sink``."""
     ctx = build_context(SweepConfig(**{**config, "device": device}))
     return asdict(sweep_model(spec, ctx, sink, run_id, reporter))
-
-
-def _timings(outcomes: list[ModelOutcome], started: float) -> dict:
-    return {"total": round(time.perf_counter() - started, 3),
-            "models": {o.name: o.seconds for o in outcomes}}
 
 
 class ResultSink(Protocol):

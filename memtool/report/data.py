@@ -21,7 +21,8 @@ from typing import Sequence
 import numpy as np
 import polars as pl
 
-from memtool.analysis import Correlation, correlate_across_layers, spearman
+from memtool.scoring.stats import Correlation, correlate_across_layers
+from memtool.scoring.stats import spearman_finite as spearman
 from memtool.errors import UsageError
 from memtool.store import Store
 
@@ -78,7 +79,7 @@ class FinetuneData:
     selected runs. ``relations``: across those models, per data set, split and brain
     target, Spearman's rho of fine-tuned test rho against the penultimate layer's
     similarity after fine-tuning (``finetuned``) and in the pretrained model
-    (``from_pretrained``), with n; computed with memtool.analysis on the selected rows, so
+    (``from_pretrained``), with n; computed with memtool.scoring.stats on the selected rows, so
     on an unfiltered report they equal ``finetune_brain_relation``.
     """
 
@@ -355,7 +356,7 @@ def column(frame: pl.DataFrame, name: str) -> np.ndarray:
 def study_correlations(study: Study) -> list[TargetCorrelation]:
     """Memorability vs each brain target across layers: all models pooled, then per model.
 
-    Uses memtool.analysis.correlate_across_layers (Spearman, partial Spearman on relative
+    Uses memtool.scoring.stats.correlate_across_layers (Spearman, partial Spearman on relative
     depth, seeded bootstrap CIs over layers), so the numbers match ``memtool analyze``.
     """
     out = []

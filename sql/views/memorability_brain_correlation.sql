@@ -4,7 +4,7 @@
 -- number of layers n, Spearman's rho across layers between memorability rho and the brain
 -- score, its 95% CI from Fisher's z (tanh(atanh(rho) +- 1.96 / sqrt(n - 3)); NULL for
 -- n <= 3 or |rho| = 1), and Pearson's r. `memtool analyze` adds a bootstrap CI over layers
--- (memtool.analysis.correlate_across_layers). Depth drives both scores: see
+-- (memtool.scoring.stats.correlate_across_layers). Depth drives both scores: see
 -- memorability_brain_partial for the correlation that controls for it.
 -- depends on: memorability_brain_ranks
 CREATE OR REPLACE VIEW memorability_brain_correlation AS

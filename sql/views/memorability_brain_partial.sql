@@ -5,7 +5,7 @@
 -- Spearman correlation controlling for depth (first-order partial correlation of the
 -- average ranks: (r_mb - r_md r_bd) / sqrt((1 - r_md^2)(1 - r_bd^2))), its 95% Fisher-z
 -- CI (standard error 1 / sqrt(n - 4); NULL for n <= 4), and the rank correlations of
--- memorability and of the brain score with depth. memtool.analysis.partial_spearman
+-- memorability and of the brain score with depth. memtool.scoring.stats.partial_spearman
 -- computes the same number; `memtool analyze` adds a bootstrap CI.
 -- depends on: memorability_brain_ranks
 CREATE OR REPLACE VIEW memorability_brain_partial AS
