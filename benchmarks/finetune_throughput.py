@@ -95,7 +95,7 @@ def plain_setup(args):
     from memtool.finetune.data import ScoredImages, load_split_dataset, split_parts
     from memtool.finetune.heads import find_head, load_regression_model, param_groups
     from memtool.finetune.recipe import Recipe, input_config, train_transform
-    from memtool.sweep import resolve_device
+    from memtool.runtime import resolve_device
 
     recipe = Recipe(epochs=args.epochs, batch_size=args.batch_size, img_size=args.img_size,
                     val_fraction=args.val_fraction)

@@ -9,21 +9,18 @@ command resumes it; ``force`` recomputes.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import platform
 import socket
-import sys
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol, Sequence
 
-from memtool import __version__
 from memtool.errors import MemtoolError, UsageError
 from memtool.progress import NullReporter, Reporter
+from memtool.runtime import digest as _digest
+from memtool.runtime import interruption_reason, run_lifecycle
+from memtool.runtime import resolve_device, software_versions  # noqa: F401 (re-exported)
 from memtool.store import Store
 
 TARGET = "memorability"
@@ -80,42 +77,6 @@ class SweepResult:
     setup_id: str = ""
 
 
-def software_versions() -> dict:
-    import duckdb
-    import numpy
-    import sklearn
-    import timm
-    import torch
-
-    return {
-        "memtool": __version__,
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "timm": timm.__version__,
-        "numpy": numpy.__version__,
-        "scikit-learn": sklearn.__version__,
-        "duckdb": duckdb.__version__,
-        "platform": platform.platform(),
-    }
-
-
-def resolve_device(name: str):
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda was asked for but PyTorch sees no CUDA GPU",
-                         hint="use --device cpu or auto")
-    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
-        raise UsageError(f"unknown device '{name}'", hint="use auto, cpu, cuda or cuda:N")
-    return torch.device(name)
-
-
-def _digest(obj) -> str:
-    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 @dataclass
 class SweepContext:
     """What every model of a sweep shares; rebuilt from the config on each (Ray) worker."""
@@ -127,7 +88,7 @@ class SweepContext:
     readout: object  # ReadoutConfig
     setup_id: str
     device: object  # torch.device
-    brain: list = field(default_factory=list)  # [(BrainTarget, brain setup_id)], set by run_sweep
+    brain: list = field(default_factory=list)  # [(BrainTarget, brain setup_id)]
 
     def dataset_row(self) -> dict:
         ds = self.dataset
@@ -163,7 +124,14 @@ def build_context(config: SweepConfig) -> SweepContext:
     dataset_id = dataset.fingerprint()
     setup_id = _digest({"dataset": dataset_id, "reducer": reducer.spec,
                         "readout": readout.describe(), "target": TARGET})
-    return SweepContext(config, dataset, dataset_id, reducer, readout, setup_id, device)
+    brain = []
+    if config.brain:
+        from memtool.scoring.brain import brain_setup_id, load_brain_targets
+
+        targets = load_brain_targets(config.brain, seed=config.seed,
+                                     regression=config.brain_regression)
+        brain = [(t, brain_setup_id(t, reducer.spec)) for t in targets]
+    return SweepContext(config, dataset, dataset_id, reducer, readout, setup_id, device, brain)
 
 
 def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
@@ -173,8 +141,8 @@ def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
 
     ``engine="local"`` scores the models one after the other in this process;
     ``engine="ray"`` runs one task per model on a Ray cluster (see memtool.distributed),
-    with the same scoring code. The run's row records its status (completed, failed,
-    interrupted) in every case.
+    with the same per-model pipeline (``sweep_model``), brain targets included. The run's
+    row records its status (completed, failed, interrupted) in every case.
     """
     reporter = reporter or NullReporter()
     if engine not in ("local", "ray"):
@@ -193,28 +161,20 @@ def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
     store.upsert_dataset(ctx.dataset_row())
     store.upsert_setup(ctx.setup_row())
     versions = software_versions()
-    if config.brain:
-        if engine != "local":
-            raise UsageError("--brain runs with the local engine only", hint="leave out --engine ray")
-        from memtool.scoring.brain import brainscore_version, load_brain_targets, register_target
+    if ctx.brain:
+        from memtool.scoring.brain import brainscore_version
 
-        targets = load_brain_targets(config.brain, seed=config.seed,
-                                     regression=config.brain_regression)
-        ctx.brain = [(t, register_target(store, t, ctx.reducer.spec)) for t in targets]
         versions["brainscore-vision"] = brainscore_version()
 
-    run_id = uuid.uuid4().hex[:12]
-    store.start_run(run_id, kind="sweep", command=command,
-                    config={**config.describe(), "engine": engine},
-                    config_hash=_digest(config.describe()), memtool_version=__version__,
-                    versions=versions, device=str(ctx.device), host=socket.gethostname())
     outcomes: list[ModelOutcome] = []
-    started = time.perf_counter()
-    try:
+    with run_lifecycle(store, kind="sweep", command=command,
+                       config={**config.describe(), "engine": engine},
+                       config_hash=_digest(config.describe()), versions=versions,
+                       device=str(ctx.device)) as run:
+        run_id = run.run_id
+        run.timings = lambda: {"models": {o.name: o.seconds for o in outcomes}}
         if engine == "ray":
-            from memtool.distributed import run_models_on_ray
-
-            outcomes = run_models_on_ray(ctx, store, run_id, reporter, **(ray_options or {}))
+            outcomes = _run_on_ray(ctx, store, run_id, reporter, ray_options or {})
         else:
             for i, spec in enumerate(config.models, 1):
                 reporter.message(f"[{i}/{len(config.models)}] {spec}")
@@ -228,7 +188,7 @@ def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
                     took = round(time.perf_counter() - t_model, 3)
                     if isinstance(exc, KeyboardInterrupt):
                         store.upsert_task({**task, "status": "interrupted", "seconds": took,
-                                           "error": _interruption(exc)})
+                                           "error": interruption_reason(exc)})
                         raise
                     error = exc.one_line() if isinstance(exc, MemtoolError) else f"{type(exc).__name__}: {exc}"
                     store.upsert_task({**task, "status": "failed", "error": error, "seconds": took})
@@ -244,30 +204,11 @@ def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
                     continue
                 store.upsert_task({**task, "status": "completed",
                                    "seconds": round(time.perf_counter() - t_model, 3)})
-    except KeyboardInterrupt as exc:
-        store.finish_run(run_id, "interrupted", error=_interruption(exc),
-                         timings=_timings(outcomes, started))
-        store.finish_tasks(run_id, "interrupted", _interruption(exc))
-        raise
-    except MemtoolError as exc:
-        store.finish_run(run_id, "failed", error=exc.one_line(), timings=_timings(outcomes, started))
-        raise
-    except Exception as exc:
-        store.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}",
-                         timings=_timings(outcomes, started))
-        raise
-    failed = [o for o in outcomes if o.error]
-    store.finish_run(run_id, "failed" if failed else "completed",
-                     error="; ".join(f"{o.name}: {o.error}" for o in failed) or None,
-                     timings=_timings(outcomes, started))
+        failed = [o for o in outcomes if o.error]
+        run.status = "failed" if failed else "completed"
+        run.error = "; ".join(f"{o.name}: {o.error}" for o in failed) or None
     return SweepResult(run_id=run_id, db=store.path, dataset_id=ctx.dataset_id, models=outcomes,
                        setup_id=ctx.setup_id)
-
-
-def _interruption(exc: BaseException) -> str:
-    from memtool.errors import Terminated
-
-    return "terminated by SIGTERM" if isinstance(exc, Terminated) else "interrupted by the user"
 
 
 def _model_specific(exc: BaseException) -> bool:
@@ -289,18 +230,41 @@ def _adopt_legacy_model_ids(store: Store, reporter: Reporter) -> None:
                          f"{LEGACY_MODEL_IDS[old]}: its scores are kept")
 
 
-def _timings(outcomes: list[ModelOutcome], started: float) -> dict:
-    return {"total": round(time.perf_counter() - started, 3),
-            "models": {o.name: o.seconds for o in outcomes}}
+def _run_on_ray(ctx: SweepContext, store: Store, run_id: str, reporter: Reporter,
+                options: dict) -> list[ModelOutcome]:
+    """The Ray engine runs ``_model_task`` per model; failed tasks become outcomes with .error."""
+    from functools import partial
+
+    from memtool.distributed import run_models_on_ray
+
+    setups = [(ctx.setup_id, TARGET)] + [(setup_id, t.region) for t, setup_id in ctx.brain]
+    done = {} if ctx.config.force else {key: store.scored_layer_map(*key) for key in setups}
+    results = run_models_on_ray(ctx.config.models, partial(_model_task, asdict(ctx.config)),
+                                store, run_id, reporter, done=done, **options)
+    return [ModelOutcome(**r.outcome) if r.error is None else
+            ModelOutcome(name=r.spec, model_id="", weights_source="", n_layers=0, n_scored=0,
+                         n_skipped=0, n_aliases=0, n_passes=0, seconds={"total": r.seconds},
+                         error=r.error)
+            for r in results]
+
+
+def _model_task(config: dict, spec: str, sink: "ResultSink", run_id: str, reporter: Reporter,
+                device: str) -> dict:
+    """One model on a Ray worker: rebuild the context there, run the pipeline into ``sink``."""
+    ctx = build_context(SweepConfig(**{**config, "device": device}))
+    return asdict(sweep_model(spec, ctx, sink, run_id, reporter))
 
 
 class ResultSink(Protocol):
-    """Where a model's rows go: the Store in-process, Parquet shards on a Ray worker."""
+    """Where everything a model produces goes: the Store in-process, Parquet shards on a
+    Ray worker (memtool.distributed.shards.ShardSink), ingested by the driver exactly once."""
 
     def upsert_model(self, row: dict) -> None: ...
     def replace_layers(self, model_id: str, rows: Sequence[dict]) -> None: ...
     def scored_layers(self, model_id: str, setup_id: str, target: str) -> set[str]: ...
     def insert_scores(self, rows: Sequence[dict]) -> None: ...
+    def register_brain_target(self, records: dict) -> None: ...  # scoring.brain.target_records
+    def insert_brain_scores(self, rows: Sequence[tuple[dict, dict]]) -> None: ...  # score_rows
 
 
 def sweep_model(spec: str, ctx: SweepContext, sink: ResultSink, run_id: str,
@@ -436,11 +400,12 @@ def _sweep_brain(ctx, sink, run_id, model, loaded, probed, model_id, workers, se
     """
     from memtool.data.images import make_loader
     from memtool.extract.tap import LayerTap, plan_passes, run_batches
-    from memtool.scoring.brain import insert_brain_scores, score_rows
+    from memtool.scoring.brain import score_rows, target_records
 
     config, reducer, device = ctx.config, ctx.reducer, ctx.device
     seconds["brain_extract"] = seconds["brain_score"] = 0.0
     for target, setup_id in ctx.brain:
+        sink.register_brain_target(target_records(target, reducer.spec))
         done = set() if config.force else sink.scored_layers(model_id, setup_id, target.region)
         todo = [p for p in probed if p.scorable and p.name not in done]
         if len(todo) < sum(p.scorable for p in probed):
@@ -471,8 +436,8 @@ def _sweep_brain(ctx, sink, run_id, model, loaded, probed, model_id, workers, se
                     score=result, seconds=time.perf_counter() - t_layer))
                 task.advance()
                 if len(pending) >= config.commit_every:
-                    insert_brain_scores(sink, pending)
+                    sink.insert_brain_scores(pending)
                     pending = []
-            insert_brain_scores(sink, pending)
+            sink.insert_brain_scores(pending)
             task.close()
             seconds["brain_score"] += time.perf_counter() - t0

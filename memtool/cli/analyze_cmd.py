@@ -2,7 +2,7 @@
 
 Reads the analysis views (sql/views/memorability_brain_*.sql, best_memorability_layer_brain,
 brain_region_tracking_memorability) and prints them as tables, adding percentile
-bootstrap CIs over layers from ``memtool.analysis.correlate_across_layers``.
+bootstrap CIs over layers from ``memtool.scoring.stats.correlate_across_layers``.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def correlations(store, *, models=None, targets=None, model_ids=None, dataset_id
     ``model_ids`` narrows the per-model rows to those models (pooled rows always cover
     every model in the database); ``dataset_id`` keeps one memorability data set.
     """
-    from memtool.analysis import correlate_across_layers
+    from memtool.scoring.stats import correlate_across_layers
 
     where, params = _filters(models, targets, scoped=True, prefix="p.")
     if model_ids:

@@ -77,7 +77,7 @@ def user_errors(fn: Callable) -> Callable:
             err_console.print(
                 "[yellow]interrupted:[/] everything committed so far is kept; "
                 "run the same command again to resume", highlight=False)
-            raise typer.Exit(143 if isinstance(exc, Terminated) else 130)
+            raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
         except Exception as exc:
             if _disk_full(exc):
                 from memtool.errors import StoreError

@@ -66,7 +66,7 @@ def sweep(
         batch_size=batch_size, device=device, workers=workers,
         checkpoint=str(checkpoint) if checkpoint else None, random_init=random_init, force=force,
         memory_budget_gb=memory_budget, n_boot=n_boot,
-        brain=_brain_specs(brain, demo=not specs and data == "demo" and engine == "local"),
+        brain=_brain_specs(brain, demo=not specs and data == "demo"),
         brain_regression=brain_metric,
     )
     db = db or default_db()

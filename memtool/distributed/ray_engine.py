@@ -3,8 +3,10 @@
 The driver (the process running ``memtool sweep --engine ray``) starts or joins a Ray
 cluster, submits one task per model asking for a GPU (or ``cpus_per_task`` CPUs where the
 cluster has none), shows the workers' progress in one display, and ingests their result
-shards into the store as they arrive. Workers run ``memtool.sweep.sweep_model`` with a
-``ShardSink``: the scoring code is the in-process code.
+shards into the store as they arrive. This module is an engine: it decides where models
+run and nothing else. The caller hands it ``work``, a picklable function that scores one
+model into a result sink (the sweep hands it its own per-model pipeline), so workers run
+the in-process scoring code and this module never imports the sweep.
 
 Faults: a task whose worker process dies is retried by Ray up to ``max_retries`` times and
 resumes from its own shards; a task that fails for a data or model reason (a MemtoolError,
@@ -19,8 +21,9 @@ import os
 import re
 import socket
 import time
-from dataclasses import asdict, replace
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from memtool.distributed.shards import ShardSink, ingest_shards
 from memtool.errors import MemtoolError, UsageError
@@ -59,22 +62,18 @@ class _QueueReporter:
         self._put("message", text)
 
 
-def _task_body(config_dict: dict, spec: str, task_id: str, run_id: str, results_dir: str,
-               done: dict, queue) -> dict:
-    """What runs on a worker: rebuild the context, score one model into shards."""
+def _task_body(work: Callable, spec: str, task_id: str, run_id: str, results_dir: str,
+               done: dict, queue, device: str) -> dict:
+    """What runs on a worker: score one model into shards with ``work``."""
     import ray
     import torch
-
-    from memtool.sweep import SweepConfig, build_context, sweep_model
 
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
     torch.set_num_threads(max(1, int(cpus)))
     reporter = _QueueReporter(queue, task_id)
     reporter._put("start", socket.gethostname(), os.getpid())
-    ctx = build_context(SweepConfig(**config_dict))
     sink = ShardSink(Path(results_dir), run_id, task_id, done)
-    outcome = sweep_model(spec, ctx, sink, run_id, reporter)
-    return asdict(outcome)
+    return work(spec, sink, run_id, reporter, device)
 
 
 def _slug(spec: str) -> str:
@@ -91,13 +90,32 @@ def _connect(address: str | None) -> None:
                  log_to_driver=False, configure_logging=True)
     except ConnectionError as exc:
         raise UsageError(f"cannot reach a Ray cluster at {address}: {exc}",
-                         hint="start one with `ray start --head`, or drop --address to run locally")
+                         hint="start one with `ray start --head`, or drop --address to run locally") from None
 
 
-def run_models_on_ray(ctx, store, run_id: str, reporter, *, address: str | None = None,
+@dataclass
+class TaskResult:
+    """How one model's task ended: ``outcome`` (what ``work`` returned) or ``error``."""
+
+    task_id: str
+    spec: str
+    outcome: dict | None
+    error: str | None
+    seconds: float
+
+
+def run_models_on_ray(specs: list[str], work: Callable, store, run_id: str, reporter, *,
+                      done: dict | None = None, address: str | None = None,
                       results_dir: str | Path | None = None, max_retries: int = 2,
-                      cpus_per_task: float = 1, gpus_per_task: float | None = None) -> list:
-    """Score ``ctx.config.models`` as Ray tasks; returns ModelOutcomes (failed ones with .error)."""
+                      cpus_per_task: float = 1, gpus_per_task: float | None = None
+                      ) -> list[TaskResult]:
+    """Run ``work(spec, sink, run_id, reporter, device)`` for each spec as a Ray task.
+
+    ``work`` must be picklable (a module-level function or a partial of one); it gets a
+    ``ShardSink`` that knows the layers in ``done`` ((setup_id, target) -> model_id ->
+    layers) are stored already, and the device to use (``auto`` on a task with a GPU,
+    else ``cpu``). Shards are ingested into ``store``, the one writer, as they arrive.
+    """
     try:
         import ray
         from ray.util.queue import Queue
@@ -105,24 +123,20 @@ def run_models_on_ray(ctx, store, run_id: str, reporter, *, address: str | None 
         raise UsageError("--engine ray needs Ray, which is not installed",
                          hint="pip install 'memtool[ray]'") from None
 
-    from memtool.sweep import TARGET, ModelOutcome
-
     _connect(address)
     results = Path(results_dir) if results_dir else store.path.with_suffix(".shards")
     results.mkdir(parents=True, exist_ok=True)
     if gpus_per_task is None:
         gpus_per_task = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-    config = ctx.config
-    done = {} if config.force else store.scored_layer_map(ctx.setup_id, TARGET)
-    worker_config = asdict(replace(config, device="auto" if gpus_per_task else "cpu"))
+    device = "auto" if gpus_per_task else "cpu"
     remote = ray.remote(_task_body).options(
         num_cpus=cpus_per_task, num_gpus=gpus_per_task, max_retries=max_retries,
         retry_exceptions=False)
     queue = Queue()
     tasks = {}
-    for i, spec in enumerate(config.models, 1):
+    for i, spec in enumerate(specs, 1):
         task_id = f"t{i:03d}-{_slug(spec)}"
-        ref = remote.remote(worker_config, spec, task_id, run_id, str(results), done, queue)
+        ref = remote.remote(work, spec, task_id, run_id, str(results), done or {}, queue, device)
         tasks[ref] = (task_id, spec)
         store.upsert_task({"run_id": run_id, "task_id": task_id, "model": spec, "engine": "ray",
                            "status": "running", "attempts": 0})
@@ -132,7 +146,7 @@ def run_models_on_ray(ctx, store, run_id: str, reporter, *, address: str | None 
     attempts: dict[str, int] = {}
     nodes: dict[str, str] = {}
     started = {task_id: time.perf_counter() for task_id, _ in tasks.values()}
-    outcomes: dict[str, object] = {}  # task_id -> ModelOutcome
+    outcomes: dict[str, TaskResult] = {}
     pending = list(tasks)
     last_ingest = 0.0
     try:
@@ -146,7 +160,7 @@ def run_models_on_ray(ctx, store, run_id: str, reporter, *, address: str | None 
                 task_id, spec = tasks[ref]
                 error, outcome = None, None
                 try:
-                    outcome = ModelOutcome(**ray.get(ref))
+                    outcome = ray.get(ref)
                 except ray.exceptions.RayTaskError as exc:
                     cause = exc.cause
                     error = cause.one_line() if isinstance(cause, MemtoolError) else \
@@ -160,16 +174,13 @@ def run_models_on_ray(ctx, store, run_id: str, reporter, *, address: str | None 
                 seconds = round(time.perf_counter() - started[task_id], 3)
                 if error:
                     reporter.message(f"[red]failed[/] {spec}: {error}")
-                    outcome = ModelOutcome(name=spec, model_id="", weights_source="", n_layers=0,
-                                           n_scored=0, n_skipped=0, n_aliases=0, n_passes=0,
-                                           seconds={"total": seconds}, error=error)
                 else:
                     reporter.message(f"done {spec} on {nodes.get(task_id, '?')}")
                 store.upsert_task({"run_id": run_id, "task_id": task_id, "model": spec,
                                    "engine": "ray", "status": "failed" if error else "completed",
                                    "attempts": attempts.get(task_id, 1), "node": nodes.get(task_id),
                                    "error": error, "seconds": seconds})
-                outcomes[task_id] = outcome
+                outcomes[task_id] = TaskResult(task_id, spec, outcome, error, seconds)
     finally:
         ingest_shards(store, results / run_id)
         for bar in bars.values():

@@ -2,8 +2,11 @@
 
 A worker never opens the database (DuckDB admits one writing process, and the file may not
 even be on the worker's file system). Each commit of a model task becomes one Parquet file
-``<results>/<run_id>/<task_id>/<seq>-<table>.parquet``, written under a temporary name and
-renamed, so a reader never sees half a shard. ``ingest_shards`` inserts every shard it has
+per table, ``<results>/<run_id>/<task_id>/<seq>-<table>.parquet``, written under a temporary
+name and renamed, so a reader never sees half a shard. A task's shards carry everything the
+in-process store would have received: models, layers, memorability scores, brain targets
+(their data set, setup and target rows) and brain scores (a ``brain_scores`` shard, then the
+matching ``layer_scores`` shard: a layer counts as done only once both are on disk). ``ingest_shards`` inserts every shard it has
 not seen yet and records it in ``ingested_shards`` in the same transaction: ingesting a
 directory twice, or after a crash half-way, adds every row exactly once.
 """
@@ -20,9 +23,23 @@ from typing import Sequence
 import polars as pl
 
 from memtool.store import Store
-from memtool.store.store import LAYER_COLUMNS, MODEL_COLUMNS, SCORE_COLUMNS
+from memtool.store.store import (
+    BRAIN_SCORE_COLUMNS,
+    BRAIN_TARGET_COLUMNS,
+    DATASET_COLUMNS,
+    LAYER_COLUMNS,
+    MODEL_COLUMNS,
+    SCORE_COLUMNS,
+    SETUP_COLUMNS,
+)
 
 _STR, _INT, _FLT = pl.Utf8, pl.Int64, pl.Float64
+
+
+def _typed(columns, ints=(), floats=()) -> dict[str, pl.DataType]:
+    return {c: (_INT if c in ints else _FLT if c in floats else _STR) for c in columns}
+
+
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "models": {c: (_INT if c in ("n_params", "n_layers") else _STR) for c in MODEL_COLUMNS},
     "layers": {c: (_INT if c in ("layer_index", "exec_order", "n_features") else
@@ -30,8 +47,15 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "layer_scores": {c: (_INT if c in ("n_train", "n_test", "n_features") else
                          _FLT if c in ("score", "ci_low", "ci_high", "alpha", "seconds") else _STR)
                      for c in SCORE_COLUMNS},
+    "datasets": _typed(DATASET_COLUMNS, ints=("n_images", "n_splits"),
+                       floats=("ceiling", "score_mean", "score_std")),
+    "setups": _typed(SETUP_COLUMNS),
+    "brain_targets": _typed(BRAIN_TARGET_COLUMNS, ints=("n_stimuli", "n_neuroids"),
+                            floats=("ceiling",)),
+    "brain_scores": _typed(BRAIN_SCORE_COLUMNS,
+                           floats=("raw", "ceiling", "ceiled", "error", "seconds")),
 }
-_SHARD_NAME = re.compile(r"^(\d{6})-(models|layers|layer_scores)\.parquet$")
+_SHARD_NAME = re.compile(r"^(\d{6})-(%s)\.parquet$" % "|".join(SCHEMAS))
 
 
 def _jsonable(value):
@@ -41,15 +65,17 @@ def _jsonable(value):
 class ShardSink:
     """The sweep's ResultSink on a worker: every write becomes one atomic Parquet shard.
 
-    ``done`` maps model_id -> layers the store already holds for this setup (sent by the
-    driver); layers found in this task's own earlier shards (a retried attempt) count too.
+    ``done`` maps (setup_id, target) -> model_id -> layers the store already holds (sent by
+    the driver, for memorability and every brain setup); layers found in this task's own
+    earlier shards (a retried attempt) count too.
     """
 
     def __init__(self, root: Path, run_id: str, task_id: str,
-                 done: dict[str, set[str]] | None = None):
+                 done: dict[tuple[str, str], dict[str, set[str]]] | None = None):
         self.dir = Path(root) / run_id / task_id
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.done = {k: set(v) for k, v in (done or {}).items()}
+        self.done = {key: {m: set(v) for m, v in models.items()}
+                     for key, models in (done or {}).items()}
         existing = [int(m.group(1)) for p in self.dir.iterdir() if (m := _SHARD_NAME.match(p.name))]
         self.seq = max(existing, default=-1) + 1
 
@@ -78,10 +104,21 @@ class ShardSink:
                 (pl.col("model_id") == model_id) & (pl.col("setup_id") == setup_id)
                 & (pl.col("target") == target) & (pl.col("fold") == "pooled"))
             own.update(frame["layer_name"].to_list())
-        return self.done.get(model_id, set()) | own
+        return self.done.get((setup_id, target), {}).get(model_id, set()) | own
 
     def insert_scores(self, rows: Sequence[dict]) -> None:
         self._write("layer_scores", rows)
+
+    def register_brain_target(self, records: dict) -> None:
+        self._write("datasets", [records["dataset"]])
+        self._write("setups", [records["setup"]])
+        self._write("brain_targets", [records["brain_target"]])
+
+    def insert_brain_scores(self, rows: Sequence[tuple[dict, dict]]) -> None:
+        # Details first: a crash between the two shards leaves the layer not done (no
+        # layer_scores row), so the retry scores it again and its detail row is replaced.
+        self._write("brain_scores", [d for _, d in rows])
+        self._write("layer_scores", [p for p, _ in rows])
 
 
 @dataclass
@@ -134,6 +171,6 @@ def _insert_shard(con, table: str, path: str) -> int:
     if table == "layers":
         con.execute("DELETE FROM layers WHERE model_id IN (SELECT model_id FROM read_parquet(?))", [path])
         con.execute(f"INSERT INTO layers ({cols}) SELECT {cols} FROM read_parquet(?)", [path])
-    else:  # models, layer_scores: the newest row for a key wins, as in the in-process store
+    else:  # every other table: the newest row for a key wins (an upsert, as in the store)
         con.execute(f"INSERT OR REPLACE INTO {table} ({cols}) SELECT {cols} FROM read_parquet(?)", [path])
     return n

@@ -53,7 +53,7 @@ class Predictor:
         An unreadable image raises DataError unless ``skip_bad``.
         """
         from memtool.finetune.data import ScoredImages, default_workers, make_loader
-        from memtool.sweep import resolve_device
+        from memtool.runtime import resolve_device
 
         if batch_size < 1:
             raise UsageError(f"--batch-size must be positive, not {batch_size}")

@@ -21,13 +21,9 @@ of the fine-tuning run itself).
 
 from __future__ import annotations
 
-import socket
-import time
-import uuid
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from memtool import __version__
 from memtool.errors import MemtoolError, ModelError, UsageError
 from memtool.finetune.recipe import Recipe
 from memtool.finetune.train import DEFAULT_OUT, FinetuneConfig, FinetuneResult, finetune_model
@@ -91,7 +87,7 @@ def run_study(config: StudyConfig, db: str | Path, *, command: str = "memtool fi
               reporter: Reporter | None = None) -> StudyResult:
     """Fine-tune every model on every split, then score penultimate layers (see module doc)."""
     from memtool.finetune.data import load_split_dataset, split_parts
-    from memtool.sweep import resolve_device, software_versions
+    from memtool.runtime import resolve_device, run_lifecycle, software_versions
 
     reporter = reporter or NullReporter()
     models = list(dict.fromkeys(m.strip() for m in config.models if m.strip()))
@@ -112,15 +108,12 @@ def run_study(config: StudyConfig, db: str | Path, *, command: str = "memtool fi
 
     store = Store(db)
     store.migrate()
-    run_id = uuid.uuid4().hex[:12]
-    store.start_run(run_id, kind="finetune", command=command, config=config.describe(),
-                    config_hash=_config_hash(config.describe()), memtool_version=__version__,
-                    versions=software_versions(), device=str(device), host=socket.gethostname())
     results: list[FinetuneResult] = []
     failures: list[Failure] = []
     scored: list[str] = []
-    started = time.perf_counter()
-    try:
+    with run_lifecycle(store, kind="finetune", command=command, config=config.describe(),
+                       versions=software_versions(), device=str(device)) as run:
+        run_id = run.run_id
         for i, model in enumerate(models, 1):
             for number in splits:
                 reporter.message(f"[{i}/{len(models)}] {model} split {number}")
@@ -142,32 +135,12 @@ def run_study(config: StudyConfig, db: str | Path, *, command: str = "memtool fi
                 if config.score_penultimate:
                     scored += _score_penultimate(config, model, number, datasets[number].kind,
                                                  result, store, brain, failures, reporter)
-    except KeyboardInterrupt:
-        store.finish_run(run_id, "interrupted", error="interrupted by the user",
-                         timings={"total": round(time.perf_counter() - started, 3)})
-        raise
-    except MemtoolError as exc:
-        store.finish_run(run_id, "failed", error=exc.one_line(),
-                         timings={"total": round(time.perf_counter() - started, 3)})
-        raise
-    except Exception as exc:
-        store.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}",
-                         timings={"total": round(time.perf_counter() - started, 3)})
-        raise
-    status = "completed" if not failures else "failed"
-    error = "; ".join(f"{f.model} split {f.split} ({f.stage}): {f.error}" for f in failures) or None
-    store.finish_run(run_id, status, error=error,
-                     timings={"total": round(time.perf_counter() - started, 3),
-                              "models": {r.model: r.seconds for r in results}})
+        run.status = "completed" if not failures else "failed"
+        run.error = "; ".join(f"{f.model} split {f.split} ({f.stage}): {f.error}"
+                              for f in failures) or None
+        run.timings = lambda: {"models": {r.model: r.seconds for r in results}}
     return StudyResult(run_id=run_id, db=store.path, results=results, failures=failures,
                        penultimate_model_ids=scored, brain_scored=bool(brain))
-
-
-def _config_hash(data: dict) -> str:
-    import hashlib
-    import json
-
-    return hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _fmt(x) -> str:

@@ -252,7 +252,7 @@ class _Trainer:
     # -- setup ---------------------------------------------------------------------------
     def _setup(self) -> None:
         from memtool.finetune.heads import find_head, load_regression_model, param_groups
-        from memtool.sweep import resolve_device
+        from memtool.runtime import resolve_device
 
         t0 = time.perf_counter()
         recipe, parts = self.recipe, self.parts

@@ -21,7 +21,8 @@ from typing import Sequence
 import numpy as np
 import polars as pl
 
-from memtool.analysis import Correlation, correlate_across_layers, spearman
+from memtool.scoring.stats import Correlation, correlate_across_layers
+from memtool.scoring.stats import spearman_finite as spearman
 from memtool.errors import UsageError
 from memtool.store import Store
 
@@ -78,7 +79,7 @@ class FinetuneData:
     selected runs. ``relations``: across those models, per data set, split and brain
     target, Spearman's rho of fine-tuned test rho against the penultimate layer's
     similarity after fine-tuning (``finetuned``) and in the pretrained model
-    (``from_pretrained``), with n; computed with memtool.analysis on the selected rows, so
+    (``from_pretrained``), with n; computed with memtool.scoring.stats on the selected rows, so
     on an unfiltered report they equal ``finetune_brain_relation``.
     """
 
@@ -260,15 +261,27 @@ def _display_names(frame: pl.DataFrame) -> dict[str, str]:
 
 
 def _brain_target_names(store: Store, tables: set[str]) -> pl.DataFrame:
-    """Which stored brain targets each region's scores came from, per model and reducer."""
+    """Which stored brain target each region's column shows, per model and reducer.
+
+    ``layer_scores_wide`` shows one target per region, model and reducer (the one
+    ``latest_brain_scores`` marks with ``region_choice = 1``); stores made before that
+    view list every target of the region.
+    """
     name = ("coalesce(t.name, d.name, s.dataset_id)" if "brain_targets" in tables
             else "coalesce(d.name, s.dataset_id)")
     join = ("LEFT JOIN brain_targets AS t ON t.target_id = s.dataset_id "
             if "brain_targets" in tables else "")
+    if "latest_brain_scores" in tables:
+        source = ("(SELECT model_id, reducer, region AS target, brain_target_id AS dataset_id "
+                  "FROM latest_brain_scores WHERE region_choice = 1) AS s ")
+        where = ""
+    else:
+        source = "layer_scores AS s "
+        where = "WHERE s.fold = 'pooled' AND s.target <> 'memorability' "
     return store.query_polars(
         f"SELECT DISTINCT s.model_id, s.reducer, s.target AS region, {name} AS name "
-        f"FROM layer_scores AS s {join}LEFT JOIN datasets AS d ON d.dataset_id = s.dataset_id "
-        "WHERE s.fold = 'pooled' AND s.target <> 'memorability' ORDER BY region, name")
+        f"FROM {source}{join}LEFT JOIN datasets AS d ON d.dataset_id = s.dataset_id "
+        f"{where}ORDER BY region, name")
 
 
 def _studies(store: Store, wide: pl.DataFrame, best: pl.DataFrame,
@@ -355,7 +368,7 @@ def column(frame: pl.DataFrame, name: str) -> np.ndarray:
 def study_correlations(study: Study) -> list[TargetCorrelation]:
     """Memorability vs each brain target across layers: all models pooled, then per model.
 
-    Uses memtool.analysis.correlate_across_layers (Spearman, partial Spearman on relative
+    Uses memtool.scoring.stats.correlate_across_layers (Spearman, partial Spearman on relative
     depth, seeded bootstrap CIs over layers), so the numbers match ``memtool analyze``.
     """
     out = []

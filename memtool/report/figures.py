@@ -96,7 +96,7 @@ def target_axis_label(region: str, names: list[str]) -> str:
     if len(names) == 1 and names[0] != region:
         return f"{region} similarity ({ellipsize(names[0], 40)})"
     if len(names) > 1:
-        return f"{region} similarity ({len(names)} brain targets, latest per layer)"
+        return f"{region} similarity ({len(names)} brain targets, one per model)"
     return f"{region} similarity"
 
 

@@ -852,8 +852,20 @@ def _rdm_benchmark(identifier: str, data, stimulus_set):
 # -- store records ----------------------------------------------------------------------------
 
 
-def register_target(store, target: BrainTarget, reducer_spec: str) -> str:
-    """Record the target (as a data set, a brain target and a setup); return the setup id.
+def brain_setup_id(target: BrainTarget, reducer_spec: str) -> str:
+    """The setup id of a target's scores with a reducer (pure: no store needed)."""
+    return _digest({"brain_target": target.target_id, "reducer": reducer_spec})
+
+
+def register_target(sink, target: BrainTarget, reducer_spec: str) -> str:
+    """Record the target through a result sink (``sink.register_brain_target``); return the setup id."""
+    records = target_records(target, reducer_spec)
+    sink.register_brain_target(records)
+    return records["setup"]["setup_id"]
+
+
+def target_records(target: BrainTarget, reducer_spec: str) -> dict:
+    """The rows that record a target: ``dataset``, ``setup`` and ``brain_target``.
 
     Brain scores land in ``layer_scores`` with ``dataset_id = target_id`` and
     ``target = region``; the setup id ties them to the reducer, so results are reused
@@ -862,43 +874,39 @@ def register_target(store, target: BrainTarget, reducer_spec: str) -> str:
     """
     info = target.describe()
     target_id = info["target_id"]
-    setup_id = _digest({"brain_target": target_id, "reducer": reducer_spec})
-    store.upsert_dataset(
-        {
-            "dataset_id": target_id,
+    setup_id = brain_setup_id(target, reducer_spec)
+    dataset = {
+        "dataset_id": target_id,
+        "name": target.name,
+        "kind": f"brain-{target.kind}",
+        "spec": target.spec,
+        "root": None,
+        "n_images": len(target.stimuli),
+        "n_splits": target.n_splits,
+        "split_kind": "brainscore-vision",
+        "ceiling": info["ceiling"],
+        "citation": target.citation,
+        "options": {"metric": target.metric, "benchmark": info["benchmark"]},
+        "score_mean": None,
+        "score_std": None,
+    }
+    setup = {
+        "setup_id": setup_id,
+        "dataset_id": target_id,
+        "reducer": reducer_spec,
+        "readout": {
+            "method": "brainscore-vision benchmark",
+            "metric": target.metric,
+            "benchmark": info["benchmark"],
+            "brainscore_vision": info["brainscore_vision"],
+        },
+        "description": {
+            "target": target.region,
+            "kind": "brain",
             "name": target.name,
-            "kind": f"brain-{target.kind}",
-            "spec": target.spec,
-            "root": None,
-            "n_images": len(target.stimuli),
-            "n_splits": target.n_splits,
-            "split_kind": "brainscore-vision",
-            "ceiling": info["ceiling"],
-            "citation": target.citation,
-            "options": {"metric": target.metric, "benchmark": info["benchmark"]},
-            "score_mean": None,
-            "score_std": None,
-        }
-    )
-    store.upsert_setup(
-        {
-            "setup_id": setup_id,
-            "dataset_id": target_id,
-            "reducer": reducer_spec,
-            "readout": {
-                "method": "brainscore-vision benchmark",
-                "metric": target.metric,
-                "benchmark": info["benchmark"],
-                "brainscore_vision": info["brainscore_vision"],
-            },
-            "description": {
-                "target": target.region,
-                "kind": "brain",
-                "name": target.name,
-                "score": info["score_kind"],
-            },
-        }
-    )
+            "score": info["score_kind"],
+        },
+    }
     row = {
         k: info[k]
         for k in (
@@ -924,29 +932,7 @@ def register_target(store, target: BrainTarget, reducer_spec: str) -> str:
             for k in ("benchmark_version", "n_splits", "task", "visual_degrees")
         }
     )
-    with store.writer() as con:
-        con.execute(
-            f"INSERT INTO brain_targets ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
-            "ON CONFLICT (target_id) DO UPDATE SET "
-            + ", ".join(f"{c} = excluded.{c}" for c in row if c != "target_id"),
-            list(row.values()),
-        )
-    return setup_id
-
-
-BRAIN_SCORE_COLUMNS = (
-    "model_id",
-    "layer_name",
-    "setup_id",
-    "target_id",
-    "run_id",
-    "raw",
-    "ceiling",
-    "ceiled",
-    "error",
-    "note",
-    "seconds",
-)
+    return {"dataset": dataset, "setup": setup, "brain_target": row}
 
 
 def score_rows(
@@ -999,16 +985,3 @@ def score_rows(
         "seconds": round(seconds, 4),
     }
     return pooled, detail
-
-
-def insert_brain_scores(store, rows: list[tuple[dict, dict]]) -> None:
-    """Write pooled and detail rows of several layers in one transaction."""
-    if not rows:
-        return
-    from memtool.store.store import SCORE_COLUMNS, insert_rows
-
-    with store.writer() as con:
-        con.execute("BEGIN TRANSACTION")
-        insert_rows(con, "layer_scores", SCORE_COLUMNS, [p for p, _ in rows], replace=True)
-        insert_rows(con, "brain_scores", BRAIN_SCORE_COLUMNS, [d for _, d in rows], replace=True)
-        con.execute("COMMIT")

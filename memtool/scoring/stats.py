@@ -1,4 +1,12 @@
-"""Spearman's rho and a vectorised percentile bootstrap for it (numpy/scipy only).
+"""Every correlation memtool computes in Python, in one place (numpy/scipy only).
+
+Two kinds live here: Spearman's rho of predictions against scores over images, with a
+vectorised percentile bootstrap (the memorability readout's numbers), and correlations
+*across layers* (or models) of two stored scores, NaN pairs dropped: Pearson, Spearman and
+the partial Spearman correlation controlling for relative depth, with bootstrap CIs over
+layers (``memtool analyze``, the TUI and the report). The SQL views compute the point
+estimates of the latter with the same definitions (average ranks, first-order partial
+correlation; sql/views/macros.sql) plus Fisher-z intervals; tests hold the two equal.
 
 Spearman's rho is Pearson's correlation of the two rank vectors, with tied values
 given the average of the ranks they span (as ``scipy.stats.spearmanr`` does). It is
@@ -15,6 +23,8 @@ stays bounded for large n; the draws are the same as one (B, n) ``rng.integers``
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import rankdata
@@ -134,3 +144,76 @@ def bootstrap_spearman_ci(
     Deterministic for a given ``seed``; see :func:`bootstrap_spearman_replicates`.
     """
     return percentile_ci(bootstrap_spearman_replicates(pred, y, n_boot, seed), ci)
+
+
+# -- across layers: correlations of two stored scores, NaN pairs dropped -----------------------
+# Depth drives both scores (later layers are both more IT-like and more predictive of
+# memorability), so next to the plain Spearman correlation we report the partial Spearman
+# correlation controlling for relative depth: the first-order partial correlation of the
+# average ranks, (r_xy - r_xz r_yz) / sqrt((1 - r_xz^2)(1 - r_yz^2)).
+
+
+def finite_pairs(*arrays) -> np.ndarray:
+    """Stack 1-D arrays as rows and keep the columns where every value is finite."""
+    stacked = np.vstack([np.asarray(a, dtype=np.float64) for a in arrays])
+    return stacked[:, np.all(np.isfinite(stacked), axis=0)]
+
+
+def pearson_finite(x, y) -> float:
+    """Pearson's r over the finite pairs; NaN for fewer than 3."""
+    x, y = finite_pairs(x, y)
+    return float(pearson_rows(x, y)) if x.size > 2 else float("nan")
+
+
+def spearman_finite(x, y) -> float:
+    """Spearman's rho (average ranks) over the finite pairs; NaN for fewer than 3."""
+    x, y = finite_pairs(x, y)
+    return float(pearson_rows(rankdata(x), rankdata(y))) if x.size > 2 else float("nan")
+
+
+def partial_rows(rx: np.ndarray, ry: np.ndarray, rz: np.ndarray) -> np.ndarray:
+    """First-order partial correlation of matching rows of x and y given z."""
+    rxy, rxz, ryz = pearson_rows(rx, ry), pearson_rows(rx, rz), pearson_rows(ry, rz)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (rxy - rxz * ryz) / np.sqrt((1 - rxz ** 2) * (1 - ryz ** 2))
+
+
+def partial_spearman(x, y, z) -> float:
+    """Spearman correlation of x and y controlling for z (first-order partial on ranks)."""
+    x, y, z = finite_pairs(x, y, z)
+    if x.size <= 3:
+        return float("nan")
+    return float(partial_rows(rankdata(x), rankdata(y), rankdata(z)))
+
+
+@dataclass(frozen=True)
+class Correlation:
+    n: int
+    spearman: float
+    spearman_ci: tuple[float, float]
+    pearson: float
+    partial_spearman: float  # controlling for relative depth
+    partial_ci: tuple[float, float]
+
+
+def correlate_across_layers(memorability, brain, depth, *, n_boot: int = 1000, ci: float = 0.95,
+                            seed: int = 0) -> Correlation:
+    """Correlation across layers with percentile bootstrap CIs (resampling layers)."""
+    x, y, z = finite_pairs(memorability, brain, depth)
+    n = x.shape[0]
+    nan2 = (float("nan"), float("nan"))
+    if n <= 3:
+        return Correlation(n, spearman_finite(x, y), nan2, pearson_finite(x, y), float("nan"), nan2)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(n_boot, n))
+    rx, ry, rz = (rankdata(v[idx], axis=1) for v in (x, y, z))
+    boot_s = pearson_rows(rx, ry)
+    boot_p = partial_rows(rx, ry, rz)
+    q = [(1 - ci) / 2 * 100, (1 + ci) / 2 * 100]
+
+    def interval(values):
+        values = values[np.isfinite(values)]
+        return tuple(float(v) for v in np.percentile(values, q)) if values.size else nan2
+
+    return Correlation(n, spearman_finite(x, y), interval(boot_s), pearson_finite(x, y),
+                       partial_spearman(x, y, z), interval(boot_p))

@@ -1,14 +1,21 @@
-"""Numbered schema files applied once and recorded; views re-created every time.
+"""Numbered schema files applied once and recorded; macros and views re-created every time.
 
 ``sql/schema/NNN_name.sql`` files are applied in order, each in its own transaction, and
 recorded in ``schema_migrations`` with a checksum, so applying twice is a no-op.
-``sql/views/*.sql`` hold one ``CREATE OR REPLACE VIEW`` each, named after the file; they
-are (re)created after the schema so that a new memtool brings its new views to old files.
+After the schema, ``sql/views/macros.sql`` (the shared expressions: average ranks, Fisher-z
+intervals, partial correlation, as DuckDB macros), then the staging views
+(``sql/views/staging/*.sql``), then the final views (``sql/views/*.sql``) are (re)created,
+so that a new memtool brings its new views to old files. Each view file holds one
+``CREATE OR REPLACE VIEW`` named after the file and declares the views it reads in a
+``-- depends on: a, b`` line; views are created in that declared order (staging before
+final, each after its dependencies), and a dependency that names no view file, a final
+view that a staging view depends on, or a cycle is an error before anything is created.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import duckdb
@@ -38,8 +45,60 @@ def schema_files(root: Path) -> list[tuple[int, str, Path]]:
     return found
 
 
+MACROS = "macros.sql"
+_DEPENDS = re.compile(r"^--\s*depends on:(.*)$", re.MULTILINE)
+
+
+def staging_view_files(root: Path) -> list[Path]:
+    return sorted((root / "views" / "staging").glob("*.sql"))
+
+
+def final_view_files(root: Path) -> list[Path]:
+    return sorted(p for p in (root / "views").glob("*.sql") if p.name != MACROS)
+
+
 def view_files(root: Path) -> list[Path]:
-    return sorted((root / "views").glob("*.sql"))
+    """Every view file, staging and final (not the macros file)."""
+    return staging_view_files(root) + final_view_files(root)
+
+
+def declared_dependencies(path: Path) -> set[str]:
+    """The views a view file declares it reads (its ``-- depends on:`` lines)."""
+    names: set[str] = set()
+    for line in _DEPENDS.findall(path.read_text()):
+        names |= {n.strip() for n in line.split(",") if n.strip()}
+    return names
+
+
+def view_order(root: Path) -> list[Path]:
+    """Staging views, then final views, each after the views it declares it depends on."""
+    staging, final = staging_view_files(root), final_view_files(root)
+    by_name = {p.stem: p for p in staging + final}
+    if len(by_name) != len(staging) + len(final):
+        raise StoreError(f"two view files share a name under {root / 'views'}")
+    staged = {p.stem for p in staging}
+    order: list[Path] = []
+    state: dict[str, str] = {}  # name -> "visiting" | "done"
+
+    def visit(path: Path, chain: tuple[str, ...]) -> None:
+        name = path.stem
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "visiting":
+            raise StoreError(f"views depend on each other in a cycle: {' -> '.join(chain + (name,))}")
+        state[name] = "visiting"
+        for dep in sorted(declared_dependencies(path)):
+            if dep not in by_name:
+                raise StoreError(f"view {path.name} depends on '{dep}', which no view file defines")
+            if name in staged and dep not in staged:
+                raise StoreError(f"staging view {path.name} depends on final view '{dep}'")
+            visit(by_name[dep], chain + (name,))
+        state[name] = "done"
+        order.append(path)
+
+    for path in staging + final:
+        visit(path, ())
+    return order
 
 
 def apply_migrations(con: duckdb.DuckDBPyConnection, root: Path) -> list[str]:
@@ -63,22 +122,17 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, root: Path) -> list[str]:
             con.execute("ROLLBACK")
             raise StoreError(f"schema migration {path.name} failed: {exc}") from None
         applied.append(name)
-    _create_views(con, view_files(root))
+    _create_views(con, root)
     return applied
 
 
-def _create_views(con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
-    """Create views in dependency order by retrying the ones that name a missing view."""
-    pending = list(files)
-    while pending:
-        failed = []
-        last_error: Exception | None = None
-        for path in pending:
-            try:
-                con.execute(path.read_text())
-            except duckdb.CatalogException as exc:
-                failed.append(path)
-                last_error = exc
-        if len(failed) == len(pending):
-            raise StoreError(f"view {failed[0].name} cannot be created: {last_error}")
-        pending = failed
+def _create_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:
+    """The macros, then every view in its declared order (see ``view_order``)."""
+    order = view_order(root)
+    macros = root / "views" / MACROS
+    for path in ([macros] if macros.exists() else []) + order:
+        try:
+            con.execute(path.read_text())
+        except duckdb.Error as exc:
+            raise StoreError(f"view file {path.name} cannot be created: "
+                             f"{' '.join(str(exc).split())}") from None

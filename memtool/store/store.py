@@ -36,6 +36,19 @@ LAYER_COLUMNS = (
     "model_id", "layer_name", "layer_index", "exec_order", "relative_depth", "module_type",
     "output_shape", "n_features", "alias_of",
 )
+DATASET_COLUMNS = (
+    "dataset_id", "name", "kind", "spec", "root", "n_images", "n_splits", "split_kind", "ceiling",
+    "citation", "options", "score_mean", "score_std",
+)
+SETUP_COLUMNS = ("setup_id", "dataset_id", "reducer", "readout", "description")
+BRAIN_TARGET_COLUMNS = (
+    "target_id", "name", "region", "kind", "benchmark", "metric", "ceiling", "ceiling_method",
+    "score_kind", "brainscore_vision", "n_stimuli", "n_neuroids", "spec", "citation", "details",
+)
+BRAIN_SCORE_COLUMNS = (
+    "model_id", "layer_name", "setup_id", "target_id", "run_id", "raw", "ceiling", "ceiled",
+    "error", "note", "seconds",
+)
 
 
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str],
@@ -289,6 +302,23 @@ class Store:
         with self.writer() as con:
             con.execute("BEGIN TRANSACTION")
             insert_rows(con, "layer_scores", SCORE_COLUMNS, rows, replace=True)
+            con.execute("COMMIT")
+
+    # -- brain targets and scores ----------------------------------------------------------
+    def register_brain_target(self, records: dict) -> None:
+        """Record a brain target: its ``dataset``, ``setup`` and ``brain_target`` rows."""
+        self.upsert_dataset(records["dataset"])
+        self.upsert_setup(records["setup"])
+        self._upsert("brain_targets", records["brain_target"], key=("target_id",))
+
+    def insert_brain_scores(self, rows: Sequence[tuple[dict, dict]]) -> None:
+        """(layer_scores row, brain_scores row) pairs of several layers, in one transaction."""
+        if not rows:
+            return
+        with self.writer() as con:
+            con.execute("BEGIN TRANSACTION")
+            insert_rows(con, "layer_scores", SCORE_COLUMNS, [p for p, _ in rows], replace=True)
+            insert_rows(con, "brain_scores", BRAIN_SCORE_COLUMNS, [d for _, d in rows], replace=True)
             con.execute("COMMIT")
 
 

@@ -1,6 +1,7 @@
 -- best_layer_per_model: for each model, data set and setup, the layer whose pooled
 -- memorability rho is highest (ties: the shallower layer), with its CI, depth, the number
 -- of layers scored and the data set's human ceiling.
+-- depends on: layer_scores_wide
 CREATE OR REPLACE VIEW best_layer_per_model AS
 WITH ranked AS (
     SELECT

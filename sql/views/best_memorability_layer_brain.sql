@@ -4,6 +4,7 @@
 -- the same reducer, that layer's brain score, its rank among the model's layers for that
 -- target (1 = most brain-like; brain_percentile 1 = best, 0 = worst) and the model's most
 -- brain-like layer for the target with its score, for comparison.
+-- depends on: layer_scores_pooled
 CREATE OR REPLACE VIEW best_memorability_layer_brain AS
 WITH mem AS (
     SELECT

@@ -4,6 +4,7 @@
 -- and brain score across layers (from memorability_brain_partial), with its n, rho, partial
 -- rho controlling for depth, the runner-up target and its rho, the target with the highest
 -- partial rho, and how many targets were compared.
+-- depends on: memorability_brain_partial
 CREATE OR REPLACE VIEW brain_region_tracking_memorability AS
 WITH ranked AS (
     SELECT

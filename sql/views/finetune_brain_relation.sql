@@ -9,6 +9,7 @@
 -- Each relation: n (models with both numbers), Spearman's rho across models (average ranks
 -- for ties; NULL for n < 3) and a 95% CI from Fisher's z, tanh(atanh(rho) +- 1.96 /
 -- sqrt(n - 3)) (NULL for n <= 3 or |rho| = 1), as memorability_brain_correlation does.
+-- depends on: finetune_penultimate_scores
 CREATE OR REPLACE VIEW finetune_brain_relation AS
 WITH pairs AS (
     SELECT dataset, dataset_id, split, region, brain_target_id, 'finetuned' AS relation,
@@ -30,12 +31,12 @@ WITH pairs AS (
 ranked AS (
     SELECT
         *,
-        rank() OVER (PARTITION BY dataset_id, split, region, brain_target_id, relation ORDER BY x)
-          + (count(*) OVER (PARTITION BY dataset_id, split, region, brain_target_id, relation, x) - 1) / 2.0
-          AS rx,
-        rank() OVER (PARTITION BY dataset_id, split, region, brain_target_id, relation ORDER BY y)
-          + (count(*) OVER (PARTITION BY dataset_id, split, region, brain_target_id, relation, y) - 1) / 2.0
-          AS ry
+        average_rank(
+            rank() OVER (PARTITION BY dataset_id, split, region, brain_target_id, relation ORDER BY x),
+            count(*) OVER (PARTITION BY dataset_id, split, region, brain_target_id, relation, x)) AS rx,
+        average_rank(
+            rank() OVER (PARTITION BY dataset_id, split, region, brain_target_id, relation ORDER BY y),
+            count(*) OVER (PARTITION BY dataset_id, split, region, brain_target_id, relation, y)) AS ry
     FROM pairs
     WHERE x IS NOT NULL AND y IS NOT NULL
 ),
@@ -48,10 +49,8 @@ agg AS (
 ),
 ci AS (
     SELECT *,
-           CASE WHEN n > 3 AND abs(rho) < 1
-                THEN tanh(atanh(rho) - 1.959963984540054 / sqrt(n - 3)) END AS ci_low,
-           CASE WHEN n > 3 AND abs(rho) < 1
-                THEN tanh(atanh(rho) + 1.959963984540054 / sqrt(n - 3)) END AS ci_high
+           fisher_ci_low(rho, n, 3)  AS ci_low,
+           fisher_ci_high(rho, n, 3) AS ci_high
     FROM agg
 ),
 keys AS (

@@ -9,6 +9,7 @@
 -- pooled layer_scores row of each model x layer x region x brain target (a penultimate
 -- module that is an alias of its child reads the child's scores); NULL where the sweep did
 -- not score that layer for that target.
+-- depends on: best_layer_per_model, latest_brain_scores, layer_memorability, pretrained_models
 CREATE OR REPLACE VIEW finetune_penultimate_scores AS
 WITH ft AS (
     SELECT *
@@ -32,12 +33,10 @@ runs AS (
     LEFT JOIN layers AS lf ON lf.model_id = ft.finetuned_model_id AND lf.layer_name = ft.penultimate_layer
     LEFT JOIN layers AS lp ON lp.model_id = pre.model_id AND lp.layer_name = ft.penultimate_layer
 ),
-brain AS (
-    SELECT model_id, layer_name, target AS region, dataset_id AS brain_target_id,
-           arg_max(score, created_at) AS score
-    FROM layer_scores
-    WHERE fold = 'pooled' AND target <> 'memorability'
-    GROUP BY model_id, layer_name, target, dataset_id
+brain AS (  -- the latest over reducers of latest_brain_scores' per-reducer scores
+    SELECT model_id, layer_name, region, brain_target_id, arg_max(score, created_at) AS score
+    FROM latest_brain_scores
+    GROUP BY model_id, layer_name, region, brain_target_id
 ),
 memorability AS (
     SELECT model_id, layer_name, dataset_id, score FROM layer_memorability

@@ -4,6 +4,7 @@
 -- when `memtool evaluate --baseline resmem` was run on them, and the penultimate layer's
 -- scores: memorability readout rho and V1/V2/V4/IT/behavior similarity of the fine-tuned
 -- checkpoint (latest score per region) next to the pretrained model's IT similarity.
+-- depends on: layer_memorability, pretrained_models
 CREATE OR REPLACE VIEW finetune_results AS
 WITH brain AS (
     SELECT model_id, layer_name,

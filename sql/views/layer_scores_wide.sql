@@ -1,8 +1,11 @@
 -- layer_scores_wide: one row per model x layer x memorability setup (data set + reducer +
 -- readout), with each target as a column: memorability rho with its 95% CI, and the brain
--- targets V1, V2, V4, IT and behaviour scored with the same reducer (the latest such score;
--- NULL when not scored). Layers whose output is the same tensor as another layer's
--- (alias_of) carry that layer's scores.
+-- regions V1, V2, V4, IT and behaviour scored with the same reducer (NULL when not scored).
+-- A region column holds one brain target's scores on every layer of a model (the target
+-- latest_brain_scores chooses for the region, model and reducer), never a mix of two
+-- targets of one region; brain_layer_scores has every target in long form. Layers whose
+-- output is the same tensor as another layer's (alias_of) carry that layer's scores.
+-- depends on: latest_brain_scores, layer_scores_pooled
 CREATE OR REPLACE VIEW layer_scores_wide AS
 WITH memorability AS (
     SELECT
@@ -21,15 +24,15 @@ WITH memorability AS (
 ),
 brain AS (
     SELECT
-        model_id, layer, reducer,
-        arg_max(score, created_at) FILTER (WHERE target = 'V1')       AS V1,
-        arg_max(score, created_at) FILTER (WHERE target = 'V2')       AS V2,
-        arg_max(score, created_at) FILTER (WHERE target = 'V4')       AS V4,
-        arg_max(score, created_at) FILTER (WHERE target = 'IT')       AS IT,
-        arg_max(score, created_at) FILTER (WHERE target = 'behavior') AS behavior
-    FROM layer_scores_pooled
-    WHERE target <> 'memorability'
-    GROUP BY model_id, layer, reducer
+        model_id, layer_name AS layer, reducer,
+        any_value(score) FILTER (WHERE region = 'V1')       AS V1,
+        any_value(score) FILTER (WHERE region = 'V2')       AS V2,
+        any_value(score) FILTER (WHERE region = 'V4')       AS V4,
+        any_value(score) FILTER (WHERE region = 'IT')       AS IT,
+        any_value(score) FILTER (WHERE region = 'behavior') AS behavior
+    FROM latest_brain_scores
+    WHERE region_choice = 1
+    GROUP BY model_id, layer_name, reducer
 )
 SELECT
     m.model, l.layer_name AS layer, l.layer_index, l.relative_depth, l.module_type,

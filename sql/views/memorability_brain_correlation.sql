@@ -4,8 +4,9 @@
 -- number of layers n, Spearman's rho across layers between memorability rho and the brain
 -- score, its 95% CI from Fisher's z (tanh(atanh(rho) +- 1.96 / sqrt(n - 3)); NULL for
 -- n <= 3 or |rho| = 1), and Pearson's r. `memtool analyze` adds a bootstrap CI over layers
--- (memtool.analysis.correlate_across_layers). Depth drives both scores: see
+-- (memtool.scoring.stats.correlate_across_layers). Depth drives both scores: see
 -- memorability_brain_partial for the correlation that controls for it.
+-- depends on: memorability_brain_ranks
 CREATE OR REPLACE VIEW memorability_brain_correlation AS
 WITH agg AS (
     SELECT
@@ -22,10 +23,8 @@ WITH agg AS (
 SELECT
     scope, model, memorability_dataset, reducer, region, brain_target, brain_metric, n_layers,
     spearman,
-    CASE WHEN n_layers > 3 AND abs(spearman) < 1
-         THEN tanh(atanh(spearman) - 1.959963984540054 / sqrt(n_layers - 3)) END AS spearman_ci_low,
-    CASE WHEN n_layers > 3 AND abs(spearman) < 1
-         THEN tanh(atanh(spearman) + 1.959963984540054 / sqrt(n_layers - 3)) END AS spearman_ci_high,
+    fisher_ci_low(spearman, n_layers, 3)  AS spearman_ci_low,
+    fisher_ci_high(spearman, n_layers, 3) AS spearman_ci_high,
     pearson,
     model_id, memorability_dataset_id, memorability_setup_id, brain_target_id, brain_setup_id
 FROM agg;

@@ -5,8 +5,9 @@
 -- Spearman correlation controlling for depth (first-order partial correlation of the
 -- average ranks: (r_mb - r_md r_bd) / sqrt((1 - r_md^2)(1 - r_bd^2))), its 95% Fisher-z
 -- CI (standard error 1 / sqrt(n - 4); NULL for n <= 4), and the rank correlations of
--- memorability and of the brain score with depth. memtool.analysis.partial_spearman
+-- memorability and of the brain score with depth. memtool.scoring.stats.partial_spearman
 -- computes the same number; `memtool analyze` adds a bootstrap CI.
+-- depends on: memorability_brain_ranks
 CREATE OR REPLACE VIEW memorability_brain_partial AS
 WITH agg AS (
     SELECT
@@ -24,21 +25,15 @@ WITH agg AS (
 partial AS (
     SELECT
         *,
-        CASE WHEN n_layers > 3 AND (1 - r_md * r_md) * (1 - r_bd * r_bd) > 0
-             THEN (r_mb - r_md * r_bd) / sqrt((1 - r_md * r_md) * (1 - r_bd * r_bd)) END
-            AS partial_spearman
+        CASE WHEN n_layers > 3 THEN partial_corr(r_mb, r_md, r_bd) END AS partial_spearman
     FROM agg
 )
 SELECT
     scope, model, memorability_dataset, reducer, region, brain_target, brain_metric, n_layers,
     r_mb AS spearman,
     partial_spearman,
-    CASE WHEN n_layers > 4 AND abs(partial_spearman) < 1
-         THEN tanh(atanh(partial_spearman) - 1.959963984540054 / sqrt(n_layers - 4)) END
-        AS partial_ci_low,
-    CASE WHEN n_layers > 4 AND abs(partial_spearman) < 1
-         THEN tanh(atanh(partial_spearman) + 1.959963984540054 / sqrt(n_layers - 4)) END
-        AS partial_ci_high,
+    fisher_ci_low(partial_spearman, n_layers, 4)  AS partial_ci_low,
+    fisher_ci_high(partial_spearman, n_layers, 4) AS partial_ci_high,
     r_md AS memorability_depth_spearman,
     r_bd AS brain_depth_spearman,
     model_id, memorability_dataset_id, memorability_setup_id, brain_target_id, brain_setup_id

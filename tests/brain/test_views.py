@@ -13,7 +13,6 @@ from scipy.stats import spearmanr
 from memtool.analysis import partial_spearman
 from memtool.scoring.brain import (
     BrainScore,
-    insert_brain_scores,
     load_brain_targets,
     register_target,
     score_rows,
@@ -146,7 +145,7 @@ def test_brain_rows_from_a_real_target_land_in_tables_and_views(fresh):
     rows = [score_rows(run_id="run000000001", model_id=model_id, layer=layer, target=target,
                        setup_id=setup_id, reducer_spec="pool", n_features=16, score=sc, seconds=0.1)
             for layer, sc in scores.items()]
-    insert_brain_scores(s, rows)
+    s.insert_brain_scores(rows)
     info = _dicts(s, "SELECT * FROM brain_targets")[0]
     assert (info["name"], info["region"], info["kind"], info["metric"], info["score_kind"]) == (
         "demo:kriegeskorte92-monkey", "IT", "local-rdm", "rdm", "raw")

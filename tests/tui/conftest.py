@@ -1,9 +1,10 @@
-"""Fixtures for the TUI tests: one fixture store per session, history files in tmp."""
+"""Fixtures for the TUI tests: one fixture store per session, history files in tmp.
+
+``async def`` tests run under pytest-asyncio (``asyncio_mode = "auto"`` in pyproject.toml).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import shutil
 from pathlib import Path
 
@@ -12,16 +13,6 @@ import pytest
 from tests.fixture_store import build_fixture_store
 
 SIZE = (100, 30)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem):
-    """Run ``async def`` tests in a fresh event loop (no pytest-asyncio needed)."""
-    if inspect.iscoroutinefunction(pyfuncitem.obj):
-        args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-        asyncio.run(pyfuncitem.obj(**args))
-        return True
-    return None
 
 
 @pytest.fixture(scope="session")

@@ -12,16 +12,16 @@ from memtool.tui.widgets import VirtualTable
 from tests.tui.conftest import SIZE, settle
 
 WRITER = textwrap.dedent("""
-    import sys, time
+    import sys
     from memtool.store import Store
 
     store = Store(sys.argv[1])
-    for i in range(int(sys.argv[2])):
-        run_id = f"live{i:03d}"
+    for line in sys.stdin:  # one run per line read; "written" once it is committed
+        run_id = line.strip()
         store.start_run(run_id, kind="sweep", command="live writer", config={}, config_hash="h",
                         memtool_version="0", versions={}, device="cpu", host="test")
         store.finish_run(run_id, "completed")
-        time.sleep(0.15)
+        print("written", flush=True)
 """)
 
 
@@ -50,21 +50,33 @@ async def test_refresh_key_shows_rows_written_meanwhile(store_copy):
 
 
 async def test_overview_follows_a_writer_in_another_process(store_copy):
-    n_new = 15
-    app = create_app(store_copy, auto_refresh=0.5)
+    """Each refresh tick shows what another process committed before it, and nothing else.
+
+    The writer and the tick take turns (the writer commits a run and says so, then the
+    test fires the screen's own auto-refresh timer callback), so no step depends on how
+    fast either side is. The period is an hour so that the timer never fires by itself.
+    """
+    app = create_app(store_copy, auto_refresh=3600)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        runs = app.screen.query_one("#runs", VirtualTable)
-        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(store_copy), str(n_new)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        seen = {runs.row_count}
-        for _ in range(600):
-            await pilot.pause(0.1)
-            seen.add(runs.row_count)
-            if writer.poll() is not None and runs.row_count == 2 + n_new:
-                break
-        out, err = writer.communicate(timeout=60)
-        assert writer.returncode == 0, err
-        assert runs.row_count == 2 + n_new
-        assert len(seen) >= 3, f"no intermediate refresh seen: {sorted(seen)}"
-        assert app.screen.load_error is None
+        screen = app.screen
+        runs = screen.query_one("#runs", VirtualTable)
+        (timer,) = [t for t in screen._timers if t.name == "auto-refresh"]
+        assert timer._interval == 3600 and runs.row_count == 2
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(store_copy)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        try:
+            for i in range(1, 4):
+                writer.stdin.write(f"live{i:03d}\n")
+                writer.stdin.flush()
+                assert writer.stdout.readline().strip() == "written", writer.stderr.read()
+                await pilot.pause()
+                assert runs.row_count == 1 + i  # not shown before the tick
+                timer._callback()
+                await settle(pilot)
+                assert runs.row_count == 2 + i
+                assert screen.load_error is None
+        finally:
+            writer.stdin.close()
+            assert writer.wait(timeout=60) == 0, writer.stderr.read()

@@ -4,7 +4,7 @@ Pick the brain target, the layers (all models, one model, or models whose name m
 pattern) and, when the store has several, the memorability setup. Beside the scatter:
 Spearman rho with a bootstrap CI, Pearson r, and the partial Spearman correlation
 controlling for relative depth (depth drives both scores), all from
-``memtool.analysis.correlate_across_layers``, plus the same per model.
+``memtool.scoring.stats.correlate_across_layers``, plus the same per model.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from textual.containers import Horizontal
 from textual.widgets import Input, Select, Static
 from textual_plotext import PlotextPlot
 
-from memtool.analysis import Correlation, correlate_across_layers, partial_spearman, spearman
+from memtool.scoring.stats import Correlation, correlate_across_layers, partial_spearman
+from memtool.scoring.stats import spearman_finite as spearman
 from memtool.errors import MemtoolError
 from memtool.tui import charts
 from memtool.tui.data import BrainTarget, Points, ReadSession, Setup, match_models
@@ -232,7 +233,7 @@ class CorrelationScreen(MemtoolScreen):
             lines.append("[yellow]too few layers for a correlation[/yellow]")
         if per_model:
             lines.append("[dim]per model: ρ / partial[/dim]")
-            for model, n, rho, part in per_model:
+            for model, _n, rho, part in per_model:
                 lines.append(f"{escape(model.split(':')[-1][:16]):<16} {fmt(rho, 2)} {fmt(part, 2)}")
         lines += ["", "[dim]partial ρ holds relative depth fixed (ranks); bootstrap over layers[/dim]"]
         self.query_one("#corr-stats", Static).update("\n".join(lines))

@@ -4,6 +4,7 @@
 -- stored brain score (the ceiled score when the target has a ceiling, else the raw one:
 -- see brain_score_kind), with brainscore's raw score, ceiling and error beside it. Only
 -- layers scored for both appear. The analysis views below are built on this one.
+-- depends on: layer_scores_pooled
 CREATE OR REPLACE VIEW brain_layer_scores AS
 SELECT
     m.model,
