@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 
 from memtool.errors import StoreError
+from memtool.store.connection import is_disk_full
 
 MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -120,6 +121,8 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, root: Path) -> list[str]:
             con.execute("COMMIT")
         except duckdb.Error as exc:
             con.execute("ROLLBACK")
+            if is_disk_full(exc):  # the writer reports it as the one disk-full line
+                raise
             raise StoreError(f"schema migration {path.name} failed: {exc}") from None
         applied.append(name)
     _create_views(con, root)
@@ -134,5 +137,7 @@ def _create_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:
         try:
             con.execute(path.read_text())
         except duckdb.Error as exc:
+            if is_disk_full(exc):
+                raise
             raise StoreError(f"view file {path.name} cannot be created: "
                              f"{' '.join(str(exc).split())}") from None
