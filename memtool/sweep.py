@@ -267,7 +267,7 @@ def sweep_model(spec: str, ctx: SweepContext, sink: ResultSink, run_id: str,
     from memtool.extract.tap import LayerTap, plan_passes, probe_layers, relative_depths, run_batches
     from memtool.models.layers import enumerate_layers
     from memtool.models.registry import load_model
-    from memtool.scoring.readout import score_features
+    from memtool.scoring.readout_torch import score_layers
 
     config, dataset, dataset_id = ctx.config, ctx.dataset, ctx.dataset_id
     setup_id, reducer, readout, device = ctx.setup_id, ctx.reducer, ctx.readout, ctx.device
@@ -342,27 +342,34 @@ def sweep_model(spec: str, ctx: SweepContext, sink: ResultSink, run_id: str,
         t0 = time.perf_counter()
         task = reporter.task("score layers", len(group))
         pending: list[dict] = []
-        for p in group:
-            t_layer = time.perf_counter()
-            feats = reducer.finalize(p.name, tap.features.pop(p.name))
-            if not np.all(np.isfinite(feats)):
-                raise MemtoolError(f"layer {p.name} of {loaded.name} produced NaN or inf activations",
-                                   hint="check the weights, or exclude the layer with --layers REGEX")
-            result = score_features(feats, y, dataset.splits, readout)
-            took = time.perf_counter() - t_layer
-            for fs in [*result.folds, result.pooled]:
-                pending.append({
-                    "run_id": run_id, "model_id": model_id, "layer_name": p.name,
-                    "dataset_id": dataset_id, "setup_id": setup_id, "target": TARGET,
-                    "fold": fs.fold, "metric": "spearman", "score": _num(fs.rho),
-                    "ci_low": _num(fs.ci_low), "ci_high": _num(fs.ci_high), "alpha": fs.alpha,
-                    "n_train": fs.n_train, "n_test": fs.n_test, "reducer": reducer.spec,
-                    "n_features": int(feats.shape[1]), "seconds": round(took, 4),
-                })
-            task.advance()
-            if len(pending) >= config.commit_every * (len(dataset.splits) + 1):
-                sink.insert_scores(pending)
-                pending = []
+        # Layers are scored commit_every at a time by the torch readout on the sweep's
+        # device (folds and layers batched); each chunk is committed before the next.
+        for c0 in range(0, len(group), config.commit_every):
+            chunk = group[c0:c0 + config.commit_every]
+            t_chunk = time.perf_counter()
+            feats = [reducer.finalize(p.name, tap.features.pop(p.name)) for p in chunk]
+            for p, f in zip(chunk, feats):
+                if not np.all(np.isfinite(f)):
+                    raise MemtoolError(f"layer {p.name} of {loaded.name} produced NaN or inf "
+                                       "activations", hint="check the weights, or exclude the "
+                                       "layer with --layers REGEX")
+            results = score_layers(feats, y, dataset.splits, readout, device=device)
+            took = (time.perf_counter() - t_chunk) / len(chunk)
+            for p, f, result in zip(chunk, feats, results):
+                for fs in [*result.folds, result.pooled]:
+                    pending.append({
+                        "run_id": run_id, "model_id": model_id, "layer_name": p.name,
+                        "dataset_id": dataset_id, "setup_id": setup_id, "target": TARGET,
+                        "fold": fs.fold, "metric": "spearman", "score": _num(fs.rho),
+                        "ci_low": _num(fs.ci_low), "ci_high": _num(fs.ci_high),
+                        "alpha": fs.alpha, "n_train": fs.n_train, "n_test": fs.n_test,
+                        "reducer": reducer.spec, "n_features": int(f.shape[1]),
+                        "seconds": round(took, 4),
+                    })
+                task.advance()
+            del feats, results
+            sink.insert_scores(pending)
+            pending = []
         sink.insert_scores(pending)
         task.close()
         seconds["score"] += time.perf_counter() - t0
