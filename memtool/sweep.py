@@ -51,6 +51,9 @@ class SweepConfig:
     commit_every: int = 8  # layers per database transaction
     brain: list[str] = field(default_factory=list)  # brain targets (memtool.scoring.brain specs)
     brain_regression: str = "pls"  # metric for local response data: pls | ridge
+    # who fits brain PLS/ridge regressions: fast (memtool's torch, on the sweep's device) |
+    # exact (brainscore-vision's scikit-learn metric, unchanged)
+    brain_regression_impl: str = "fast"
 
     def describe(self) -> dict:
         return asdict(self)
@@ -192,7 +195,8 @@ def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
         from memtool.scoring.brain import brainscore_version, load_brain_targets, register_target
 
         targets = load_brain_targets(config.brain, seed=config.seed,
-                                     regression=config.brain_regression)
+                                     regression=config.brain_regression,
+                                     impl=config.brain_regression_impl, device=ctx.device)
         ctx.brain = [(t, register_target(store, t, ctx.reducer.spec)) for t in targets]
         versions["brainscore-vision"] = brainscore_version()
 
