@@ -114,7 +114,6 @@ def nipals_weights(C: torch.Tensor, first: torch.Tensor, max_iter: int = 500,
     w1 = C[batch, :, first]
     if m == 1 or max_iter <= 1:
         return w1 / (torch.linalg.vector_norm(w1, dim=1, keepdim=True) + eps)
-    steps = torch.arange(1, max_iter + 1, device=C.device, dtype=dtype)  # i = 1..max_iter
     if m <= d:
         # w_i ∝ C z_i with z_i = A^(i-1) e, A = CᵀC = E diag(lam) Eᵀ; c = Eᵀ e.
         # w_iᵀ w_k ∝ sum_j c_j² lam_j^(i+k-1)
@@ -126,19 +125,41 @@ def nipals_weights(C: torch.Tensor, first: torch.Tensor, max_iter: int = 500,
         lam, E = torch.linalg.eigh(C @ C.transpose(1, 2))
         c = (E.transpose(1, 2) @ w1[:, :, None])[:, :, 0]
         offset = -2.0
+    coef = _nipals_coefficients(lam, c, offset, max_iter, tol)
+    if m <= d:
+        w = C @ (E @ coef[:, :, None])
+        w = w[:, :, 0]
+    else:
+        w = (E @ coef[:, :, None])[:, :, 0]
+    return w / (torch.linalg.vector_norm(w, dim=1, keepdim=True) + eps)
+
+
+def _nipals_coefficients(lam: torch.Tensor, c: torch.Tensor, offset: float, max_iter: int,
+                         tol: float) -> torch.Tensor:
+    """Eigen-coefficients ``c * rel^(i - 1)`` of scikit-learn's NIPALS iterate at its stop.
+
+    ``lam`` (S, r): eigenvalues of the Gram matrix the iteration powers; ``c`` (S, r):
+    the start vector in its eigenbasis; ``offset``: the exponent of ``lam`` in
+    ``|w_i|² = sum c² lam^(2i + offset)``. The first i in 2..max_iter whose step
+    ``|w_i - w_(i-1)|² = 2 - 2 cos`` is below ``tol`` (else max_iter) is found by
+    evaluating the steps in growing chunks.
+    """
+    S = lam.shape[0]
+    dtype, dev = lam.dtype, lam.device
+    steps = torch.arange(1, max_iter + 1, device=dev, dtype=dtype)  # i = 1..max_iter
     top = lam.max(dim=1, keepdim=True).values
     rel = (lam / torch.where(top > 0, top, torch.ones_like(top))).clamp_min(0.0)  # (S, r)
     c2 = c * c
     log_rel = torch.log(rel)  # -inf for null directions: exp(p * -inf) = 0 for p > 0
 
-    stop_i = torch.full((S,), float(max_iter), dtype=dtype, device=C.device)
-    found = torch.zeros(S, dtype=torch.bool, device=C.device)
+    stop_i = torch.full((S,), float(max_iter), dtype=dtype, device=dev)
+    found = torch.zeros(S, dtype=torch.bool, device=dev)
     lo = 2
     while lo <= max_iter and not bool(found.all()):
         # steps i = lo..hi: |w_i|² = G(2i + offset), w_iᵀ w_(i-1) = G(2i - 1 + offset)
         hi = min(max_iter, max(lo + 15, 4 * lo))
         i = steps[lo - 1:hi]
-        power = torch.arange(2 * lo - 2, 2 * hi + 1, device=C.device, dtype=dtype) + offset
+        power = torch.arange(2 * lo - 2, 2 * hi + 1, device=dev, dtype=dtype) + offset
         g = (c2[:, None, :] * torch.exp(power[None, :, None] * log_rel[:, None, :])
              .nan_to_num(nan=1.0)).sum(dim=2)  # (S, P); nan: 0 * -inf for rel = 0, power 0
         base = 2 * (i - lo).long()
@@ -152,13 +173,101 @@ def nipals_weights(C: torch.Tensor, first: torch.Tensor, max_iter: int = 500,
         stop_i = torch.where(hit, first_hit, stop_i)
         found = found | hit
         lo = hi + 1
-    coef = c * torch.exp((stop_i - 1)[:, None] * log_rel).nan_to_num(nan=1.0)
-    if m <= d:
-        w = C @ (E @ coef[:, :, None])
-        w = w[:, :, 0]
-    else:
-        w = (E @ coef[:, :, None])[:, :, 0]
-    return w / (torch.linalg.vector_norm(w, dim=1, keepdim=True) + eps)
+    return c * torch.exp((stop_i - 1)[:, None] * log_rel).nan_to_num(nan=1.0)
+
+
+def centred_kernels(G: torch.Tensor, train: torch.Tensor, test: torch.Tensor):
+    """Train and test kernels of each split from one Gram matrix of all images.
+
+    ``G = Xg Xgᵀ`` for features shifted by any common vector. With ``X0`` a split's train
+    rows centred on their own mean: ``K0 = X0 X0ᵀ = (I - J) G_tr,tr (I - J)`` and
+    ``K_te = (X_te - mean_tr) X0ᵀ = (G_te,tr - 1 (1ᵀ G_tr,tr) / n) (I - J)``, so one
+    product of all images serves all splits.
+    """
+    Gtt = G[train[:, :, None], train[:, None, :]]  # (S, n, n)
+    Gte = G[test[:, :, None], train[:, None, :]]  # (S, n_te, n)
+    col = Gtt.mean(dim=1, keepdim=True)  # (S, 1, n): 1ᵀ G / n
+    Gte = Gte - col
+    K_te = Gte - Gte.mean(dim=2, keepdim=True)
+    K0 = Gtt - col
+    K0 = K0 - K0.mean(dim=2, keepdim=True)
+    return K0, K_te
+
+
+def pls_predict_kernel(K0: torch.Tensor, K_te: torch.Tensor, Y: torch.Tensor,
+                       n_components: int = 25, max_iter: int = 500,
+                       tol: float = 1e-6) -> torch.Tensor:
+    """:func:`pls_fit` + predict in kernel form, for splits with fewer images than features.
+
+    Every quantity of scikit-learn's fit is expressed through the centred train kernel
+    ``K0`` (S, n, n) instead of the (S, n, d) features: ``Xk = Dk X0`` with the
+    deflation projector ``Dk = I - T (TᵀT)⁻¹ Tᵀ``; the NIPALS Gram ``CᵀC = Ykᵀ Kk Yk``
+    (m x m) is deflated in closed form; the x-weights are ``w = Xkᵀ a`` for an n-vector
+    ``a``; ``PᵀW = diag(1/tᵀt) Tᵀ K0 Ã``; predictions ``K_te Ã (PᵀW)⁺ Qᵀ + y_mean``.
+    Returns the (S, n_te, m) predictions.
+    """
+    S, n, _ = K0.shape
+    m = Y.shape[2]
+    dtype, dev = K0.dtype, K0.device
+    eps = torch.finfo(dtype).eps
+    y_mean = Y.mean(dim=1)
+    Yk = Y - y_mean[:, None, :]
+    Gc = Yk.transpose(1, 2) @ (K0 @ Yk)  # (S, m, m) = CᵀC
+    T = torch.zeros((S, n, n_components), dtype=dtype, device=dev)
+    A = torch.zeros_like(T)  # Ã: W = X0ᵀ Ã
+    Q = torch.zeros((S, m, n_components), dtype=dtype, device=dev)
+    inv_tt = torch.zeros((S, n_components), dtype=dtype, device=dev)
+    active = torch.ones(S, dtype=torch.bool, device=dev)
+    batch = torch.arange(S, device=dev)
+
+    def deflate(v):  # Dk v for (S, n) vectors
+        return v - (T @ ((T.transpose(1, 2) @ v[:, :, None])[:, :, 0] * inv_tt)[:, :, None])[:, :, 0]
+
+    def kernel(v):  # Kk v = Dk K0 Dk v
+        return deflate((K0 @ deflate(v)[:, :, None])[:, :, 0])
+
+    for k in range(n_components):
+        absmax = Yk.abs().amax(dim=1)
+        y_nonzero = absmax > 10 * eps
+        if not bool(y_nonzero.all()):
+            keep = y_nonzero.to(dtype)
+            Yk = Yk * keep[:, None, :]
+            Gc = Gc * keep[:, :, None] * keep[:, None, :]
+        start_ok = y_nonzero & (absmax > eps)
+        active = active & start_ok.any(dim=1)
+        if not bool(active.any()):
+            break
+        first = torch.argmax(start_ok.to(torch.int8), dim=1)
+        if m == 1 or max_iter <= 1:
+            a = Yk[batch, :, first]  # w_1 = C e = Xkᵀ Yk e
+        else:
+            lam, E = torch.linalg.eigh(Gc)
+            coef = _nipals_coefficients(lam, E[batch, first, :], -1.0, max_iter, tol)
+            a = (Yk @ (E @ coef[:, :, None]))[:, :, 0]
+        Ka = kernel(a)
+        wnorm = torch.sqrt((a * Ka).sum(dim=1).clamp_min(0.0)) + eps  # |w| = |Xkᵀ a|
+        t = Ka / wnorm[:, None]  # t = Xk w
+        tt = (t * t).sum(dim=1)
+        ok = active & (tt > 0)
+        tt_safe = torch.where(ok, tt, torch.ones_like(tt))
+        u = (Yk.transpose(1, 2) @ t[:, :, None])[:, :, 0]  # Ykᵀ t (m)
+        q = u / tt_safe[:, None]
+        Kt = kernel(t)
+        v = (Yk.transpose(1, 2) @ Kt[:, :, None])[:, :, 0]  # Ykᵀ Kk t
+        s_ = (t * Kt).sum(dim=1)
+        okf = ok.to(dtype)
+        Gc = Gc - okf[:, None, None] * ((u[:, :, None] * v[:, None, :] + v[:, :, None] * u[:, None, :])
+                                        / tt_safe[:, None, None]
+                                        - u[:, :, None] * u[:, None, :]
+                                        * (s_ / tt_safe ** 2)[:, None, None])
+        Yk = Yk - okf[:, None, None] * t[:, :, None] * q[:, None, :]
+        A[:, :, k] = okf[:, None] * deflate(a) / wnorm[:, None]
+        T[:, :, k] = okf[:, None] * t
+        Q[:, :, k] = okf[:, None] * q
+        inv_tt[:, k] = okf / tt_safe
+    PtW = inv_tt[:, :, None] * (T.transpose(1, 2) @ (K0 @ A))  # (S, k, k) = PᵀW
+    dual = A @ (torch.linalg.pinv(PtW) @ Q.transpose(1, 2))  # (S, n, m): coef = X0ᵀ dual
+    return K_te @ dual + y_mean[:, None, :]
 
 
 def ridge_fit(X: torch.Tensor, Y: torch.Tensor, alpha: float = 1.0):
@@ -218,6 +327,30 @@ def _regression_kind(metric):
 def supports(metric) -> bool:
     """Whether :class:`FastRegressionMetric` can stand in for ``metric``."""
     return _regression_kind(metric) is not None
+
+
+def predict_splits(kind: str, params: dict, X: torch.Tensor, train: torch.Tensor,
+                   test: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    """Test predictions (S, n_te, m) of every split: ``X`` (N, d) all images' features,
+    ``train``/``test`` (S, n)/(S, n_te) row indices, ``Y`` (S, n, m) the train targets.
+
+    With fewer train images than features the fits run in kernel form from one Gram
+    matrix of all images (cheaper, and small enough to stay in cache); otherwise on
+    the features.
+    """
+    n, d = train.shape[1], X.shape[1]
+    if n < d:
+        Xg = X - X.mean(dim=0)
+        K0, K_te = centred_kernels(Xg @ Xg.T, train, test)
+        if kind == "pls":
+            return pls_predict_kernel(K0, K_te, Y, **params)
+        y_mean = Y.mean(dim=1)
+        eye = torch.eye(n, dtype=X.dtype, device=X.device)
+        dual = torch.linalg.solve(K0 + params["alpha"] * eye, Y - y_mean[:, None, :])
+        return K_te @ dual + y_mean[:, None, :]
+    fit = pls_fit if kind == "pls" else ridge_fit
+    coef, x_mean, y_mean = fit(X[train], Y, **params)
+    return (X[test] - x_mean[:, None, :]) @ coef + y_mean[:, None, :]
 
 
 class FastRegressionMetric:
@@ -292,10 +425,9 @@ class FastRegressionMetric:
         def rows(groups, lookup):
             return torch.as_tensor([[lookup[sid] for sid in g] for g in groups], device=dev)
 
-        X, Y = Xs[rows(trains, src_row)], Yt[rows(trains, tgt_row)]
-        fit = pls_fit if self.kind == "pls" else ridge_fit
-        coef, x_mean, y_mean = fit(X, Y, **self.params)
-        pred = (Xs[rows(tests, src_row)] - x_mean[:, None, :]) @ coef + y_mean[:, None, :]
+        train, test = rows(trains, src_row), rows(tests, src_row)
+        Y = Yt[rows(trains, tgt_row)]
+        pred = predict_splits(self.kind, self.params, Xs, train, test, Y)
         actual = Yt[rows(tests, tgt_row)]
         r = _pearson_columns(pred, actual).cpu().numpy()  # (splits, neuroids)
         neuroid_coords = {name: (d_, v) for name, d_, v in walk_coords(tgt)

@@ -55,10 +55,17 @@ def test_pls_equals_sklearn(v4, shape):
     k = 25
     splits = _splits(len(X))
     got = _batched(brain_fast.pls_fit, X, Y, splits, n_components=k)
+    # what the metric runs: the kernel form when there are fewer images than features
+    tr = torch.as_tensor(np.stack([a for a, _ in splits]))
+    te = torch.as_tensor(np.stack([b for _, b in splits]))
+    metric_path = brain_fast.predict_splits(
+        "pls", {"n_components": k, "max_iter": 500, "tol": 1e-6}, torch.as_tensor(X), tr, te,
+        torch.as_tensor(Y)[tr]).numpy()
     for s, (tr, te) in enumerate(splits):
         ref = PLSRegression(n_components=k, scale=False).fit(X[tr], Y[tr]).predict(X[te])
         ref = ref.reshape(len(te), -1)
         assert np.max(np.abs(got[s] - ref)) <= 1e-8 * np.max(np.abs(ref))
+        assert np.max(np.abs(metric_path[s] - ref)) <= 1e-8 * np.max(np.abs(ref))
 
 
 @pytest.mark.parametrize("wide", [False, True])
@@ -67,9 +74,14 @@ def test_ridge_equals_sklearn(v4, wide):
     X = products if wide else X
     splits = _splits(len(X))
     got = _batched(brain_fast.ridge_fit, X, Y, splits, alpha=1.0)
+    tr = torch.as_tensor(np.stack([a for a, _ in splits]))
+    te = torch.as_tensor(np.stack([b for _, b in splits]))
+    metric_path = brain_fast.predict_splits("ridge", {"alpha": 1.0}, torch.as_tensor(X), tr, te,
+                                            torch.as_tensor(Y)[tr]).numpy()
     for s, (tr, te) in enumerate(splits):
         ref = Ridge(alpha=1.0).fit(X[tr], Y[tr]).predict(X[te])
         np.testing.assert_allclose(got[s], ref, rtol=0, atol=1e-9 * np.max(np.abs(ref)))
+        np.testing.assert_allclose(metric_path[s], ref, rtol=0, atol=1e-9 * np.max(np.abs(ref)))
 
 
 @pytest.mark.parametrize("tol", [1e-6, 1e-14])
@@ -84,8 +96,10 @@ def test_nipals_weights_are_sklearns_iterates(v4, tol):
     np.testing.assert_allclose(sign * got, ref, atol=1e-10)
 
 
-def test_fast_metric_equals_brainscores_metric_ridge(cowley_210325, v4):
-    X, _, _ = v4
+@pytest.mark.parametrize("wide", [False, True], ids=["primal", "kernel"])
+def test_fast_metric_equals_brainscores_metric_ridge(cowley_210325, v4, wide):
+    X, products, _ = v4
+    X = products if wide else X
     model, neural = _assemblies(cowley_210325, X)
     kwargs = dict(crossvalidation_kwargs=dict(stratification_coord=None, random_state=3))
     exact = bs().load_metric("ridge", **kwargs)
