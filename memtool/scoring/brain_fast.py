@@ -194,25 +194,61 @@ def centred_kernels(G: torch.Tensor, train: torch.Tensor, test: torch.Tensor):
     return K0, K_te
 
 
-def pls_predict_kernel(K0: torch.Tensor, K_te: torch.Tensor, Y: torch.Tensor,
-                       n_components: int = 25, max_iter: int = 500,
-                       tol: float = 1e-6) -> torch.Tensor:
+class _SplitGram:
+    """Products with each split's centred train kernel ``K0 = (I - J) G_tr,tr (I - J)``
+    and test kernel, through the one (N, N) Gram matrix ``G`` of all images: the split's
+    vectors are scattered into image space, multiplied by ``G`` (small enough to stay in
+    cache) and gathered back, instead of holding S kernels of n x n."""
+
+    def __init__(self, G: torch.Tensor, train: torch.Tensor, test: torch.Tensor):
+        self.G, self.train, self.test = G, train, test
+        self.S, self.n = train.shape
+        self.N = G.shape[0]
+
+    def _scatter(self, V):  # (S, n, c) -> (S, N, c), zero off the train rows
+        full = torch.zeros((self.S, self.N, V.shape[2]), dtype=V.dtype, device=V.device)
+        return full.scatter_(1, self.train[:, :, None].expand(-1, -1, V.shape[2]), V)
+
+    def _times_G(self, F):  # G F for (S, N, c) F, as one (N, N) x (N, S c) product
+        S, N, c = F.shape
+        out = self.G @ F.permute(1, 0, 2).reshape(N, S * c)
+        return out.reshape(N, S, c).permute(1, 0, 2)
+
+    def _gather(self, F, rows):  # (S, N, c) -> (S, len(rows), c)
+        return torch.gather(F, 1, rows[:, :, None].expand(-1, -1, F.shape[2]))
+
+    def train_apply(self, V):
+        """K0 V for (S, n, c) V."""
+        Vc = V - V.mean(dim=1, keepdim=True)
+        out = self._gather(self._times_G(self._scatter(Vc)), self.train)
+        return out - out.mean(dim=1, keepdim=True)
+
+    def test_apply(self, V):
+        """K_te V = (X_te - mean_tr) X0ᵀ V for (S, n, c) V."""
+        Vc = V - V.mean(dim=1, keepdim=True)
+        F = self._times_G(self._scatter(Vc))  # G[:, tr] Vc
+        # (G_te,tr - 1 colᵀ) Vc with colᵀ Vc = mean over train rows of G_tr,tr Vc
+        return self._gather(F, self.test) - self._gather(F, self.train).mean(dim=1, keepdim=True)
+
+
+def pls_predict_kernel(gram: _SplitGram, Y: torch.Tensor, n_components: int = 25,
+                       max_iter: int = 500, tol: float = 1e-6) -> torch.Tensor:
     """:func:`pls_fit` + predict in kernel form, for splits with fewer images than features.
 
     Every quantity of scikit-learn's fit is expressed through the centred train kernel
-    ``K0`` (S, n, n) instead of the (S, n, d) features: ``Xk = Dk X0`` with the
-    deflation projector ``Dk = I - T (TᵀT)⁻¹ Tᵀ``; the NIPALS Gram ``CᵀC = Ykᵀ Kk Yk``
-    (m x m) is deflated in closed form; the x-weights are ``w = Xkᵀ a`` for an n-vector
-    ``a``; ``PᵀW = diag(1/tᵀt) Tᵀ K0 Ã``; predictions ``K_te Ã (PᵀW)⁺ Qᵀ + y_mean``.
+    ``K0`` instead of the (S, n, d) features: ``Xk = Dk X0`` with the deflation projector
+    ``Dk = I - T (TᵀT)⁻¹ Tᵀ``; the NIPALS Gram ``CᵀC = Ykᵀ Kk Yk`` (m x m) is deflated
+    in closed form; the x-weights are ``w = Xkᵀ a`` for an n-vector ``a``;
+    ``PᵀW = diag(1/tᵀt) Tᵀ K0 Ã``; predictions ``K_te Ã (PᵀW)⁺ Qᵀ + y_mean``.
     Returns the (S, n_te, m) predictions.
     """
-    S, n, _ = K0.shape
+    S, n = gram.S, gram.n
     m = Y.shape[2]
-    dtype, dev = K0.dtype, K0.device
+    dtype, dev = Y.dtype, Y.device
     eps = torch.finfo(dtype).eps
     y_mean = Y.mean(dim=1)
     Yk = Y - y_mean[:, None, :]
-    Gc = Yk.transpose(1, 2) @ (K0 @ Yk)  # (S, m, m) = CᵀC
+    Gc = Yk.transpose(1, 2) @ gram.train_apply(Yk)  # (S, m, m) = CᵀC
     T = torch.zeros((S, n, n_components), dtype=dtype, device=dev)
     A = torch.zeros_like(T)  # Ã: W = X0ᵀ Ã
     Q = torch.zeros((S, m, n_components), dtype=dtype, device=dev)
@@ -224,7 +260,7 @@ def pls_predict_kernel(K0: torch.Tensor, K_te: torch.Tensor, Y: torch.Tensor,
         return v - (T @ ((T.transpose(1, 2) @ v[:, :, None])[:, :, 0] * inv_tt)[:, :, None])[:, :, 0]
 
     def kernel(v):  # Kk v = Dk K0 Dk v
-        return deflate((K0 @ deflate(v)[:, :, None])[:, :, 0])
+        return deflate(gram.train_apply(deflate(v)[:, :, None])[:, :, 0])
 
     for k in range(n_components):
         absmax = Yk.abs().amax(dim=1)
@@ -265,9 +301,9 @@ def pls_predict_kernel(K0: torch.Tensor, K_te: torch.Tensor, Y: torch.Tensor,
         T[:, :, k] = okf[:, None] * t
         Q[:, :, k] = okf[:, None] * q
         inv_tt[:, k] = okf / tt_safe
-    PtW = inv_tt[:, :, None] * (T.transpose(1, 2) @ (K0 @ A))  # (S, k, k) = PᵀW
+    PtW = inv_tt[:, :, None] * (T.transpose(1, 2) @ gram.train_apply(A))  # (S, k, k) = PᵀW
     dual = A @ (torch.linalg.pinv(PtW) @ Q.transpose(1, 2))  # (S, n, m): coef = X0ᵀ dual
-    return K_te @ dual + y_mean[:, None, :]
+    return gram.test_apply(dual) + y_mean[:, None, :]
 
 
 def ridge_fit(X: torch.Tensor, Y: torch.Tensor, alpha: float = 1.0):
@@ -341,9 +377,10 @@ def predict_splits(kind: str, params: dict, X: torch.Tensor, train: torch.Tensor
     n, d = train.shape[1], X.shape[1]
     if n < d:
         Xg = X - X.mean(dim=0)
-        K0, K_te = centred_kernels(Xg @ Xg.T, train, test)
+        G = Xg @ Xg.T
         if kind == "pls":
-            return pls_predict_kernel(K0, K_te, Y, **params)
+            return pls_predict_kernel(_SplitGram(G, train, test), Y, **params)
+        K0, K_te = centred_kernels(G, train, test)
         y_mean = Y.mean(dim=1)
         eye = torch.eye(n, dtype=X.dtype, device=X.device)
         dual = torch.linalg.solve(K0 + params["alpha"] * eye, Y - y_mean[:, None, :])
