@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import socket
 import sys
@@ -130,6 +129,7 @@ class SweepContext:
     setup_id: str
     device: object  # torch.device
     brain: list = field(default_factory=list)  # [(BrainTarget, brain setup_id)], set by run_sweep
+    decoded: object = None  # memtool.data.images.DecodeCache shared by the sweep's models
 
     def dataset_row(self) -> dict:
         ds = self.dataset
@@ -165,7 +165,12 @@ def build_context(config: SweepConfig) -> SweepContext:
     dataset_id = dataset.fingerprint()
     setup_id = _digest({"dataset": dataset_id, "reducer": reducer.spec,
                         "readout": readout.describe(), "target": TARGET})
-    return SweepContext(config, dataset, dataset_id, reducer, readout, setup_id, device)
+    from memtool.data.images import DecodeCache
+
+    # decoded uint8 images are kept for later models/passes in a quarter of the budget
+    decoded = DecodeCache(int(config.memory_budget_gb * 2**30 / 4))
+    return SweepContext(config, dataset, dataset_id, reducer, readout, setup_id, device,
+                        decoded=decoded)
 
 
 def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
@@ -267,7 +272,7 @@ def sweep_model(spec: str, ctx: SweepContext, sink: ResultSink, run_id: str,
     import numpy as np
     import torch
 
-    from memtool.data.images import make_loader
+    from memtool.data.images import default_workers, make_loader
     from memtool.extract.tap import LayerTap, plan_passes, probe_layers, relative_depths, run_batches
     from memtool.models.layers import enumerate_layers
     from memtool.models.registry import load_model
@@ -287,11 +292,10 @@ def sweep_model(spec: str, ctx: SweepContext, sink: ResultSink, run_id: str,
 
     paths = dataset.paths
     n = len(paths)
-    workers = config.workers if config.workers is not None else (
-        min(8, os.cpu_count() or 1) if device.type == "cuda" else 0)
+    workers = config.workers if config.workers is not None else default_workers(device.type)
 
     def loader():
-        return make_loader(paths, loaded.transform, config.batch_size, num_workers=workers)
+        return image_batches(ctx, paths, loaded.transform, workers)
 
     t0 = time.perf_counter()
     first_images, _ = next(iter(make_loader(paths[:2], loaded.transform, 2)))
@@ -385,6 +389,27 @@ def sweep_model(spec: str, ctx: SweepContext, sink: ResultSink, run_id: str,
                         n_aliases=n_alias, n_passes=len(passes), seconds=seconds)
 
 
+def image_batches(ctx: SweepContext, paths, transform, workers: int):
+    """Batches ``(images, indices)`` of ``paths`` ready for the model on ``ctx.device``.
+
+    Decoding and resizing happen in the loader (``workers`` processes; pinned memory on
+    CUDA); where the preprocessing allows it (memtool.data.images.split_normalisation)
+    the loader stops at uint8 pixels, which ``ctx.decoded`` keeps for the next model or
+    pass with the same preprocessing, and /255 + normalisation run on the device.
+    """
+    from memtool.data.images import DecodeCache, make_loader, split_normalisation
+
+    device, batch_size = ctx.device, ctx.config.batch_size
+    pin = device.type == "cuda"
+    loader_transform, on_device = split_normalisation(transform)
+    if on_device is None:
+        yield from make_loader(paths, transform, batch_size, num_workers=workers, pin_memory=pin)
+        return
+    cache = ctx.decoded if ctx.decoded is not None else DecodeCache(0)
+    for images, index in cache.batches(paths, loader_transform, batch_size, workers, pin):
+        yield on_device(images.to(device, non_blocking=pin)), index
+
+
 def _num(x) -> float | None:
     """NaN -> NULL in the database."""
     return None if x is None or x != x else float(x)
@@ -399,7 +424,6 @@ def _sweep_brain(ctx, sink, run_id, model, loaded, probed, model_id, workers, se
     with the same transform and reducer as for memorability, then scored one by one by
     brainscore-vision (memtool.scoring.brain) and committed in batches.
     """
-    from memtool.data.images import make_loader
     from memtool.extract.tap import LayerTap, plan_passes, run_batches
     from memtool.scoring.brain import insert_brain_scores, score_rows
 
@@ -417,8 +441,8 @@ def _sweep_brain(ctx, sink, run_id, model, loaded, probed, model_id, workers, se
             t0 = time.perf_counter()
             task = reporter.task(f"{target.name}: extract {len(group)} layers", n)
             with LayerTap(model, group, reducer, n) as tap:
-                run_batches(model, tap, make_loader(target.stimuli, loaded.transform,
-                                                    config.batch_size, num_workers=workers),
+                run_batches(model, tap, image_batches(ctx, target.stimuli, loaded.transform,
+                                                      workers),
                             device, autocast=device.type == "cuda", on_batch=task.advance)
             task.close()
             seconds["brain_extract"] += time.perf_counter() - t0

@@ -61,7 +61,6 @@ def pls_fit(X: torch.Tensor, Y: torch.Tensor, n_components: int = 25, max_iter: 
     Q = torch.zeros((S, m, n_components), dtype=dtype, device=dev)
     T = torch.zeros((S, n, n_components), dtype=dtype, device=dev)
     active = torch.ones(S, dtype=torch.bool, device=dev)  # False once Y's residual is constant
-    batch = torch.arange(S, device=dev)
     for k in range(n_components):
         # scikit-learn zeroes residual columns that are all ~0 and starts its power
         # iteration from the first column that is not
@@ -308,7 +307,7 @@ def pls_predict_kernel(gram: _SplitGram, Y: torch.Tensor, n_components: int = 25
 
 def ridge_fit(X: torch.Tensor, Y: torch.Tensor, alpha: float = 1.0):
     """Batched ``Ridge(alpha, fit_intercept=True)``: (coef (S, d, m), x_mean, y_mean)."""
-    S, n, d = X.shape
+    _, n, d = X.shape
     x_mean = X.mean(dim=1)
     y_mean = Y.mean(dim=1)
     Xc = X - x_mean[:, None, :]
@@ -426,7 +425,9 @@ class FastRegressionMetric:
 
     def _split_scores(self, source, target):
         """Per-split, per-neuroid correlations as the Score brainscore's CV would merge."""
-        from brainscore_core.supported_data_standards.brainio.assemblies import walk_coords
+        from brainscore_core.supported_data_standards.brainio.assemblies import (
+            walk_coords,
+        )
         from brainscore_vision.metrics import Score
 
         metric = self._metric
