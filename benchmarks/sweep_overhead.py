@@ -110,6 +110,7 @@ def end_to_end(args):
     import torch
 
     from memtool.data.images import DecodeCache, default_workers
+    from memtool.memory import keep_freed_memory
     from memtool.data.splits import kfold_splits
     from memtool.extract.reducers import make_reducer
     from memtool.extract.tap import LayerTap, probe_layers, run_batches
@@ -119,6 +120,7 @@ def end_to_end(args):
     from memtool.scoring.readout_torch import score_layers
     from memtool.sweep import image_batches
 
+    keep_freed_memory()  # the sweep's malloc settings, for both modes
     folder = Path(args.end_to_end)
     files = sorted(folder.glob("*.jpg"))
     scores = {}

@@ -278,9 +278,12 @@ def sweep_model(spec: str, ctx: SweepContext, sink: ResultSink, run_id: str,
     from memtool.models.registry import load_model
     from memtool.scoring.readout_torch import score_layers
 
+    from memtool.memory import keep_freed_memory
+
     config, dataset, dataset_id = ctx.config, ctx.dataset, ctx.dataset_id
     setup_id, reducer, readout, device = ctx.setup_id, ctx.reducer, ctx.readout, ctx.device
     seconds: dict[str, float] = {}
+    keep_freed_memory()  # no page faults per activation buffer (see memtool.memory)
     t0 = time.perf_counter()
     loaded = load_model(spec, checkpoint=config.checkpoint, random_init=config.random_init)
     model = loaded.module.to(device).eval()
