@@ -119,9 +119,9 @@ def resample_ranks(codes: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     cumulative sum give the ranks without sorting any resample.
     """
     drawn = codes[:, idx]  # (L, B, n)
-    counts = torch.zeros(drawn.shape, dtype=torch.float64 if idx.device.type == "cpu"
-                         else torch.float32, device=idx.device)
-    counts.scatter_add_(-1, drawn, torch.ones_like(counts))
+    counts = torch.zeros(drawn.shape, dtype=torch.float64, device=idx.device)
+    counts.scatter_add_(-1, drawn, torch.ones((1, 1, 1), dtype=counts.dtype,
+                                              device=idx.device).expand(drawn.shape))
     avg = torch.cumsum(counts, dim=-1) - counts + (counts + 1.0) / 2.0
     return torch.gather(avg, -1, drawn)
 
@@ -175,7 +175,7 @@ class _Bootstrap:
             for b0 in range(0, self.n_boot, rows):
                 b1 = min(self.n_boot, b0 + rows)
                 pr = resample_ranks(codes[l0:l1], self.idx[b0:b1]).to(pred.dtype)
-                pr = pr - pr.mean(dim=-1, keepdim=True)
+                pr -= (self.n + 1) / 2.0  # the mean of any n average ranks
                 num = (pr * self.y_centred[b0:b1]).sum(dim=-1)
                 den = torch.sqrt((pr * pr).sum(dim=-1) * self.y_ss[b0:b1])
                 r = torch.where(den > 0, num / torch.where(den > 0, den, torch.ones_like(den)),
@@ -217,15 +217,16 @@ class _Path:
         n = X.shape[0]
         self.n = n
         mean = X.mean(dim=0)
-        var = X.var(dim=0, unbiased=False)
+        Xc = X - mean  # two-pass variance, as numpy's var; the centred rows are reused
+        var = (Xc * Xc).mean(dim=0)
         eps = torch.finfo(X.dtype).eps
         keep = var > n * eps * var + (n * eps * mean) ** 2
         self.keep = keep
         self.all_kept = bool(keep.all())
         self.mean = mean[keep]
         self.scale = torch.sqrt(var[keep])
-        Z = X if self.all_kept else X[:, keep]
-        Z = (Z - self.mean) / self.scale
+        Z = Xc if self.all_kept else Xc[:, keep]
+        Z /= self.scale
         self.y_mean = y.mean()
         self.yc = y - self.y_mean
         d = Z.shape[1]
