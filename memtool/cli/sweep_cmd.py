@@ -31,7 +31,7 @@ def sweep(
     limit: Optional[int] = typer.Option(None, help="use a seeded subset of N images (quick runs)"),
     batch_size: int = typer.Option(32, "--batch-size", "-b", help="images per forward pass"),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N"),
-    workers: Optional[int] = typer.Option(None, help="image-loading worker processes (default: 0 on CPU)"),
+    workers: Optional[int] = typer.Option(None, help="image-decoding worker processes (default: min(8, cores) on CUDA; cores/4, at most 4, on a CPU)"),
     checkpoint: Optional[Path] = typer.Option(None, help="weights file for the (single) model"),
     random_init: bool = typer.Option(False, "--random-init", help="use random weights on purpose"),
     force: bool = typer.Option(False, "--force", help="recompute layers the database already holds"),
