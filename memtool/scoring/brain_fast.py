@@ -413,6 +413,8 @@ class FastRegressionMetric:
         self.device = torch.device(device) if device is not None else torch.device("cpu")
 
     def __getattr__(self, name):  # everything else is the wrapped metric's
+        if name.startswith("__") or name == "_metric":  # copies/pickles before __init__
+            raise AttributeError(name)
         return getattr(self._metric, name)
 
     def __call__(self, source, target):
