@@ -9,7 +9,6 @@ command resumes it; ``force`` recomputes.
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from dataclasses import asdict, dataclass, field
@@ -48,6 +47,9 @@ class SweepConfig:
     commit_every: int = 8  # layers per database transaction
     brain: list[str] = field(default_factory=list)  # brain targets (memtool.scoring.brain specs)
     brain_regression: str = "pls"  # metric for local response data: pls | ridge
+    # who fits brain PLS/ridge regressions: fast (memtool's torch, on the sweep's device) |
+    # exact (brainscore-vision's scikit-learn metric, unchanged)
+    brain_regression_impl: str = "fast"
 
     def describe(self) -> dict:
         return asdict(self)
@@ -89,6 +91,7 @@ class SweepContext:
     setup_id: str
     device: object  # torch.device
     brain: list = field(default_factory=list)  # [(BrainTarget, brain setup_id)]
+    decoded: object = None  # memtool.data.images.DecodeCache shared by the sweep's models
 
     def dataset_row(self) -> dict:
         ds = self.dataset
@@ -129,9 +132,15 @@ def build_context(config: SweepConfig) -> SweepContext:
         from memtool.scoring.brain import brain_setup_id, load_brain_targets
 
         targets = load_brain_targets(config.brain, seed=config.seed,
-                                     regression=config.brain_regression)
+                                     regression=config.brain_regression,
+                                     impl=config.brain_regression_impl, device=device)
         brain = [(t, brain_setup_id(t, reducer.spec)) for t in targets]
-    return SweepContext(config, dataset, dataset_id, reducer, readout, setup_id, device, brain)
+    from memtool.data.images import DecodeCache
+
+    # decoded uint8 images are kept for later models/passes in a quarter of the budget
+    decoded = DecodeCache(int(config.memory_budget_gb * 2**30 / 4))
+    return SweepContext(config, dataset, dataset_id, reducer, readout, setup_id, device, brain,
+                        decoded=decoded)
 
 
 def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
@@ -273,15 +282,18 @@ def sweep_model(spec: str, ctx: SweepContext, sink: ResultSink, run_id: str,
     import numpy as np
     import torch
 
-    from memtool.data.images import make_loader
+    from memtool.data.images import default_workers, make_loader
     from memtool.extract.tap import LayerTap, plan_passes, probe_layers, relative_depths, run_batches
     from memtool.models.layers import enumerate_layers
     from memtool.models.registry import load_model
-    from memtool.scoring.readout import score_features
+    from memtool.scoring.readout_torch import score_layers
+
+    from memtool.memory import keep_freed_memory
 
     config, dataset, dataset_id = ctx.config, ctx.dataset, ctx.dataset_id
     setup_id, reducer, readout, device = ctx.setup_id, ctx.reducer, ctx.readout, ctx.device
     seconds: dict[str, float] = {}
+    keep_freed_memory()  # no page faults per activation buffer (see memtool.memory)
     t0 = time.perf_counter()
     loaded = load_model(spec, checkpoint=config.checkpoint, random_init=config.random_init)
     model = loaded.module.to(device).eval()
@@ -293,11 +305,10 @@ def sweep_model(spec: str, ctx: SweepContext, sink: ResultSink, run_id: str,
 
     paths = dataset.paths
     n = len(paths)
-    workers = config.workers if config.workers is not None else (
-        min(8, os.cpu_count() or 1) if device.type == "cuda" else 0)
+    workers = config.workers if config.workers is not None else default_workers(device.type)
 
     def loader():
-        return make_loader(paths, loaded.transform, config.batch_size, num_workers=workers)
+        return image_batches(ctx, paths, loaded.transform, workers)
 
     t0 = time.perf_counter()
     first_images, _ = next(iter(make_loader(paths[:2], loaded.transform, 2)))
@@ -352,27 +363,34 @@ def sweep_model(spec: str, ctx: SweepContext, sink: ResultSink, run_id: str,
         t0 = time.perf_counter()
         task = reporter.task("score layers", len(group))
         pending: list[dict] = []
-        for p in group:
-            t_layer = time.perf_counter()
-            feats = reducer.finalize(p.name, tap.features.pop(p.name))
-            if not np.all(np.isfinite(feats)):
-                raise MemtoolError(f"layer {p.name} of {loaded.name} produced NaN or inf activations",
-                                   hint="check the weights, or exclude the layer with --layers REGEX")
-            result = score_features(feats, y, dataset.splits, readout)
-            took = time.perf_counter() - t_layer
-            for fs in [*result.folds, result.pooled]:
-                pending.append({
-                    "run_id": run_id, "model_id": model_id, "layer_name": p.name,
-                    "dataset_id": dataset_id, "setup_id": setup_id, "target": TARGET,
-                    "fold": fs.fold, "metric": "spearman", "score": _num(fs.rho),
-                    "ci_low": _num(fs.ci_low), "ci_high": _num(fs.ci_high), "alpha": fs.alpha,
-                    "n_train": fs.n_train, "n_test": fs.n_test, "reducer": reducer.spec,
-                    "n_features": int(feats.shape[1]), "seconds": round(took, 4),
-                })
-            task.advance()
-            if len(pending) >= config.commit_every * (len(dataset.splits) + 1):
-                sink.insert_scores(pending)
-                pending = []
+        # Layers are scored commit_every at a time by the torch readout on the sweep's
+        # device (folds and layers batched); each chunk is committed before the next.
+        for c0 in range(0, len(group), config.commit_every):
+            chunk = group[c0:c0 + config.commit_every]
+            t_chunk = time.perf_counter()
+            feats = [reducer.finalize(p.name, tap.features.pop(p.name)) for p in chunk]
+            for p, f in zip(chunk, feats):
+                if not np.all(np.isfinite(f)):
+                    raise MemtoolError(f"layer {p.name} of {loaded.name} produced NaN or inf "
+                                       "activations", hint="check the weights, or exclude the "
+                                       "layer with --layers REGEX")
+            results = score_layers(feats, y, dataset.splits, readout, device=device)
+            took = (time.perf_counter() - t_chunk) / len(chunk)
+            for p, f, result in zip(chunk, feats, results):
+                for fs in [*result.folds, result.pooled]:
+                    pending.append({
+                        "run_id": run_id, "model_id": model_id, "layer_name": p.name,
+                        "dataset_id": dataset_id, "setup_id": setup_id, "target": TARGET,
+                        "fold": fs.fold, "metric": "spearman", "score": _num(fs.rho),
+                        "ci_low": _num(fs.ci_low), "ci_high": _num(fs.ci_high),
+                        "alpha": fs.alpha, "n_train": fs.n_train, "n_test": fs.n_test,
+                        "reducer": reducer.spec, "n_features": int(f.shape[1]),
+                        "seconds": round(took, 4),
+                    })
+                task.advance()
+            del feats, results
+            sink.insert_scores(pending)
+            pending = []
         sink.insert_scores(pending)
         task.close()
         seconds["score"] += time.perf_counter() - t0
@@ -382,6 +400,27 @@ def sweep_model(spec: str, ctx: SweepContext, sink: ResultSink, run_id: str,
     return ModelOutcome(name=loaded.name, model_id=model_id, weights_source=loaded.weights_source,
                         n_layers=len(selected), n_scored=len(todo), n_skipped=skipped,
                         n_aliases=n_alias, n_passes=len(passes), seconds=seconds)
+
+
+def image_batches(ctx: SweepContext, paths, transform, workers: int):
+    """Batches ``(images, indices)`` of ``paths`` ready for the model on ``ctx.device``.
+
+    Decoding and resizing happen in the loader (``workers`` processes; pinned memory on
+    CUDA); where the preprocessing allows it (memtool.data.images.split_normalisation)
+    the loader stops at uint8 pixels, which ``ctx.decoded`` keeps for the next model or
+    pass with the same preprocessing, and /255 + normalisation run on the device.
+    """
+    from memtool.data.images import DecodeCache, make_loader, split_normalisation
+
+    device, batch_size = ctx.device, ctx.config.batch_size
+    pin = device.type == "cuda"
+    loader_transform, on_device = split_normalisation(transform)
+    if on_device is None:
+        yield from make_loader(paths, transform, batch_size, num_workers=workers, pin_memory=pin)
+        return
+    cache = ctx.decoded if ctx.decoded is not None else DecodeCache(0)
+    for images, index in cache.batches(paths, loader_transform, batch_size, workers, pin):
+        yield on_device(images.to(device, non_blocking=pin)), index
 
 
 def _num(x) -> float | None:
@@ -398,7 +437,6 @@ def _sweep_brain(ctx, sink, run_id, model, loaded, probed, model_id, workers, se
     with the same transform and reducer as for memorability, then scored one by one by
     brainscore-vision (memtool.scoring.brain) and committed in batches.
     """
-    from memtool.data.images import make_loader
     from memtool.extract.tap import LayerTap, plan_passes, run_batches
     from memtool.scoring.brain import score_rows, target_records
 
@@ -417,8 +455,8 @@ def _sweep_brain(ctx, sink, run_id, model, loaded, probed, model_id, workers, se
             t0 = time.perf_counter()
             task = reporter.task(f"{target.name}: extract {len(group)} layers", n)
             with LayerTap(model, group, reducer, n) as tap:
-                run_batches(model, tap, make_loader(target.stimuli, loaded.transform,
-                                                    config.batch_size, num_workers=workers),
+                run_batches(model, tap, image_batches(ctx, target.stimuli, loaded.transform,
+                                                      workers),
                             device, autocast=device.type == "cuda", on_batch=task.advance)
             task.close()
             seconds["brain_extract"] += time.perf_counter() - t0

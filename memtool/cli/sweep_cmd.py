@@ -31,7 +31,7 @@ def sweep(
     limit: Optional[int] = typer.Option(None, help="use a seeded subset of N images (quick runs)"),
     batch_size: int = typer.Option(32, "--batch-size", "-b", help="images per forward pass"),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N"),
-    workers: Optional[int] = typer.Option(None, help="image-loading worker processes (default: 0 on CPU)"),
+    workers: Optional[int] = typer.Option(None, help="image-decoding worker processes (default: min(8, cores) on CUDA; cores/4, at most 4, on a CPU)"),
     checkpoint: Optional[Path] = typer.Option(None, help="weights file for the (single) model"),
     random_init: bool = typer.Option(False, "--random-init", help="use random weights on purpose"),
     force: bool = typer.Option(False, "--force", help="recompute layers the database already holds"),
@@ -46,6 +46,11 @@ def sweep(
              "format) | cowley2023:DIR[:SESSION] | kriegeskorte92:FILE[:monkey|human] | demo-it | "
              "none. Default: demo-it for the demo, else none"),
     brain_metric: str = typer.Option("pls", help="regression for local response data: pls | ridge"),
+    brain_regression: str = typer.Option(
+        "fast", "--brain-regression",
+        help="who fits the PLS/ridge regression of brain scores: fast (memtool's torch "
+             "reproduction, batched over the 10 splits, equal scores) | exact (brainscore-vision's "
+             "own scikit-learn metric, unchanged; slow)"),
     engine: str = typer.Option("local", help="local (in this process) | ray (one task per model on a Ray cluster)"),
     address: Optional[str] = typer.Option(None, help="Ray cluster address (auto | HOST:PORT); default: start a local Ray"),
     results_dir: Optional[Path] = typer.Option(None, help="where Ray workers write result shards (default: <db>.shards)"),
@@ -68,6 +73,7 @@ def sweep(
         memory_budget_gb=memory_budget, n_boot=n_boot,
         brain=_brain_specs(brain, demo=not specs and data == "demo"),
         brain_regression=brain_metric,
+        brain_regression_impl=brain_regression,
     )
     db = db or default_db()
     with RichReporter(console) as reporter:

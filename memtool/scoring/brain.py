@@ -330,6 +330,9 @@ class BrainTarget:
         self.n_splits = n_splits
         self.benchmark = benchmark
         self._identity = identity
+        # who fitted the regression: "fast" (memtool's torch), "exact" (brainscore's
+        # scikit-learn), None (the metric has no regression: RDM, behaviour)
+        self.regression_impl: str | None = None
         self._ceiling: float | None | bool = False  # False: not computed yet
         probe = _make_probe()
         try:
@@ -404,6 +407,7 @@ class BrainTarget:
             "citation": self.citation,
             "task": self.task,
             "visual_degrees": VISUAL_DEGREES,
+            "regression_impl": self.regression_impl,
         }
 
     def score(self, features: np.ndarray, *, layer: str = "layer") -> BrainScore:
@@ -508,17 +512,27 @@ def _digest(obj) -> str:
 
 
 def load_brain_targets(
-    specs: list[str], *, seed: int = 0, regression: str = "pls"
+    specs: list[str], *, seed: int = 0, regression: str = "pls", impl: str = "fast",
+    device=None,
 ) -> list[BrainTarget]:
     """Turn ``--brain`` specs into targets (see SPEC_HELP); local data may give several.
 
     ``regression`` (pls | ridge) is the metric for local response data; registry
     benchmarks keep their own metric. ``seed`` sets the cross-validation splits of
-    local response data.
+    local response data. ``impl`` says who fits the regressions of PLS/ridge metrics:
+    ``fast`` (memtool's torch reproduction, batched over the splits, on ``device``;
+    ``memtool.scoring.brain_fast``) or ``exact`` (brainscore's scikit-learn metric,
+    unchanged).
     """
     if regression not in REGRESSIONS:
         raise UsageError(
             f"unknown brain regression '{regression}'", hint="use pls or ridge"
+        )
+    from memtool.scoring.brain_fast import IMPLS
+
+    if impl not in IMPLS:
+        raise UsageError(
+            f"unknown brain regression implementation '{impl}'", hint="use fast or exact"
         )
     targets: list[BrainTarget] = []
     for spec in specs:
@@ -529,9 +543,10 @@ def load_brain_targets(
             from memtool.data.neural import load_neural
 
             for data in load_neural(spec):
-                targets.append(local_target(data, seed=seed, regression=regression))
+                targets.append(local_target(data, seed=seed, regression=regression,
+                                            impl=impl, device=device))
         else:
-            targets.append(registry_target(ALIASES.get(spec, spec)))
+            targets.append(registry_target(ALIASES.get(spec, spec), impl=impl, device=device))
     names = [t.target_id for t in targets]
     if len(set(names)) != len(names):
         dup = next(t.name for t in targets if names.count(t.target_id) > 1)
@@ -557,7 +572,23 @@ def _is_local(spec: str) -> bool:
     return path.exists() or "/" in spec or os.sep in spec or spec.startswith(".")
 
 
-def registry_target(identifier: str) -> BrainTarget:
+def _fast_regression(metric, impl: str, device):
+    """The metric to use and the implementation recorded with its scores.
+
+    ``fast``: brainscore's PLS/ridge metric with memtool's torch regression
+    (``brain_fast.FastRegressionMetric``); ``exact``: the metric unchanged. A metric
+    without such a regression (RDM, behaviour) is left alone and records None.
+    """
+    from memtool.scoring.brain_fast import FastRegressionMetric, supports
+
+    if metric is None or not supports(metric):
+        return metric, None
+    if impl == "fast":
+        return FastRegressionMetric(metric, device=device), "fast"
+    return metric, "exact"
+
+
+def registry_target(identifier: str, *, impl: str = "fast", device=None) -> BrainTarget:
     """A benchmark from ``brainscore_vision.benchmark_registry``, built by brainscore-vision."""
     bv = _bs()
     factory = bv.benchmark_registry.get(identifier)
@@ -589,6 +620,10 @@ def registry_target(identifier: str) -> BrainTarget:
             f"{_first_line(exc)}",
             hint=f"check the Brain-Score cache {brainio_cache()} (BRAINIO_HOME)",
         ) from None
+    regression_impl = None
+    if hasattr(benchmark, "_similarity_metric"):
+        benchmark._similarity_metric, regression_impl = _fast_regression(
+            benchmark._similarity_metric, impl, device)
     metric = identifier.rsplit("-", 1)[-1] if "-" in identifier else "brainscore"
     region = str(
         getattr(benchmark, "region", None) or getattr(benchmark, "parent", None) or ""
@@ -605,10 +640,13 @@ def registry_target(identifier: str) -> BrainTarget:
             "benchmark": identifier,
             "version": _plain(getattr(benchmark, "version", None)),
             "brainscore_vision": brainscore_version(),
+            # scores made before the fast path existed were brainscore's own (exact)
+            **({"regression_impl": "fast"} if regression_impl == "fast" else {}),
         },
         ceiling_method="brainscore-vision benchmark ceiling",
         n_splits=10 if metric in REGRESSIONS else 0,
     )
+    target.regression_impl = regression_impl
     if target.task is not None:
         target.region = "behavior"
     elif target.recorded_region:
@@ -629,7 +667,8 @@ def _bibtex_title(bibtex) -> str:
     return ""
 
 
-def local_target(data, *, seed: int = 0, regression: str = "pls") -> BrainTarget:
+def local_target(data, *, seed: int = 0, regression: str = "pls", impl: str = "fast",
+                 device=None) -> BrainTarget:
     """A target from ``memtool.data.neural.NeuralData``, scored by brainscore-vision code."""
     bv = _bs()
     from brainscore_core.metrics import Score
@@ -652,6 +691,8 @@ def local_target(data, *, seed: int = 0, regression: str = "pls") -> BrainTarget
         "local_version": LOCAL_VERSION,
         "brainscore_vision": brainscore_version(),
     }
+    if data.kind != "rdm" and impl == "fast":
+        identity["regression_impl"] = "fast"  # exact scores keep the identity they always had
     identifier = f"memtool.{data.name}.{data.region}-{metric}.{_digest(identity)[:10]}"
     stimulus_set = _stimulus_set(data, identifier)
     prefix = "demo" if data.spec in ("demo-it", "demo-hit") else "local"
@@ -678,6 +719,7 @@ def local_target(data, *, seed: int = 0, regression: str = "pls") -> BrainTarget
             regression,
             crossvalidation_kwargs=dict(stratification_coord=None, random_state=seed),
         )
+    similarity, regression_impl = _fast_regression(similarity, impl, device)
     if data.repeats is not None:
         repetitions = _repetition_assembly(data, stimulus_set)
         ceiling_func = lambda: bv.load_ceiling("internal_consistency")(repetitions)  # noqa: E731
@@ -695,7 +737,7 @@ def local_target(data, *, seed: int = 0, regression: str = "pls") -> BrainTarget
         ceiling_func=ceiling_func,
         parent=data.region,
     )
-    return BrainTarget(
+    target = BrainTarget(
         kind="local-responses",
         metric=regression,
         benchmark=benchmark,
@@ -704,6 +746,8 @@ def local_target(data, *, seed: int = 0, regression: str = "pls") -> BrainTarget
         n_splits=10,
         **common,
     )
+    target.regression_impl = regression_impl
+    return target
 
 
 def _stimulus_set(data, identifier: str):
@@ -929,7 +973,8 @@ def target_records(target: BrainTarget, reducer_spec: str) -> dict:
     row["details"] = json.dumps(
         {
             k: info[k]
-            for k in ("benchmark_version", "n_splits", "task", "visual_degrees")
+            for k in ("benchmark_version", "n_splits", "task", "visual_degrees",
+                      "regression_impl")
         }
     )
     return {"dataset": dataset, "setup": setup, "brain_target": row}
@@ -983,5 +1028,6 @@ def score_rows(
         "error": score.error,
         "note": score.note,
         "seconds": round(seconds, 4),
+        "regression_impl": target.regression_impl,
     }
     return pooled, detail

@@ -47,7 +47,7 @@ BRAIN_TARGET_COLUMNS = (
 )
 BRAIN_SCORE_COLUMNS = (
     "model_id", "layer_name", "setup_id", "target_id", "run_id", "raw", "ceiling", "ceiled",
-    "error", "note", "seconds",
+    "error", "note", "seconds", "regression_impl",
 )
 
 

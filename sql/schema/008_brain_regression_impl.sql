@@ -1,0 +1,11 @@
+-- memtool results store, version 8: which implementation fitted a brain score's regression.
+-- Released schema files are never edited; a change is a new numbered file.
+--
+-- brain_scores.regression_impl:
+--   'fast'  memtool's torch reproduction of brainscore's regression (PLS-25 NIPALS or
+--           ridge), batched over the cross-validation splits; brainscore-vision still
+--           makes the splits, aggregates and ceils (memtool.scoring.brain_fast);
+--   'exact' brainscore-vision's own scikit-learn metric, unchanged (--brain-regression exact);
+--   NULL    the metric has no regression (RDM, behaviour), or the row predates this column
+--           (such rows were computed by brainscore's own metric).
+ALTER TABLE brain_scores ADD COLUMN regression_impl VARCHAR;
