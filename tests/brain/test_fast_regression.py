@@ -146,7 +146,7 @@ def test_unsupported_metric_is_left_alone():
 
 
 def test_store_records_the_implementation(tmp_path, cowley_210325, v4):
-    from memtool.scoring.brain import insert_brain_scores, register_target, score_rows
+    from memtool.scoring.brain import register_target, score_rows
     from memtool.store import Store
 
     X, _, _ = v4
@@ -155,7 +155,7 @@ def test_store_records_the_implementation(tmp_path, cowley_210325, v4):
     store.migrate()
     setup = register_target(store, target, "pool")
     score = target.score(X, layer="x")
-    insert_brain_scores(store, [score_rows(
+    store.insert_brain_scores([score_rows(
         run_id="r", model_id="m", layer="x", target=target, setup_id=setup, reducer_spec="pool",
         n_features=X.shape[1], score=score, seconds=0.1)])
     _, rows = store.query("SELECT regression_impl, raw FROM brain_scores")
