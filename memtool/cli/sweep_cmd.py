@@ -46,6 +46,15 @@ def sweep(
              "format) | cowley2023:DIR[:SESSION] | kriegeskorte92:FILE[:monkey|human] | demo-it | "
              "none. Default: demo-it for the demo, else none"),
     brain_metric: str = typer.Option("pls", help="regression for local response data: pls | ridge"),
+    brain_features: Optional[str] = typer.Option(
+        None, "--brain-features",
+        help="features brain targets are scored on: brainscore (flatten + PCA-1000 on reference "
+             "images, Brain-Score's own) | reducer (--reducer). Default: brainscore for "
+             "Brain-Score benchmarks, reducer for local data"),
+    pca_images: Optional[Path] = typer.Option(
+        None, "--pca-images",
+        help="folder of >= 1000 images (first 1000 by name) to fit Brain-Score's PCA on; "
+             "default: brainscore's ImageNet val (MT_IMAGENET_PATH)"),
     engine: str = typer.Option("local", help="local (in this process) | ray (one task per model on a Ray cluster)"),
     address: Optional[str] = typer.Option(None, help="Ray cluster address (auto | HOST:PORT); default: start a local Ray"),
     results_dir: Optional[Path] = typer.Option(None, help="where Ray workers write result shards (default: <db>.shards)"),
@@ -67,7 +76,8 @@ def sweep(
         checkpoint=str(checkpoint) if checkpoint else None, random_init=random_init, force=force,
         memory_budget_gb=memory_budget, n_boot=n_boot,
         brain=_brain_specs(brain, demo=not specs and data == "demo" and engine == "local"),
-        brain_regression=brain_metric,
+        brain_regression=brain_metric, brain_features=brain_features,
+        pca_images=str(pca_images) if pca_images else None,
     )
     db = db or default_db()
     with RichReporter(console) as reporter:

@@ -301,8 +301,12 @@ class BrainTarget:
     """A brain data set to score layers against, wrapping one brainscore-vision benchmark.
 
     ``stimuli`` are the images to show the network, in the order in which ``score``
-    expects the rows of its feature matrix.
+    expects the rows of its feature matrix. ``features`` says which features the sweep
+    scores it on: ``brainscore`` (Brain-Score's PCA-1000, memtool.extract.brainscore_pca)
+    or ``reducer`` (the sweep's --reducer); the sweep sets it.
     """
+
+    features: str = "reducer"
 
     def __init__(
         self,
@@ -539,6 +543,12 @@ def load_brain_targets(
             f"brain target {dup} was given twice", hint="pass each --brain once"
         )
     return targets
+
+
+def is_local_spec(spec: str) -> bool:
+    """Whether a --brain value names local data (a folder, cowley2023:, kriegeskorte92:,
+    demo-it/demo-hit) rather than a Brain-Score registry benchmark."""
+    return _is_local(spec.strip())
 
 
 def _is_local(spec: str) -> bool:
@@ -852,13 +862,16 @@ def _rdm_benchmark(identifier: str, data, stimulus_set):
 # -- store records ----------------------------------------------------------------------------
 
 
-def register_target(store, target: BrainTarget, reducer_spec: str) -> str:
+def register_target(store, target: BrainTarget, reducer_spec: str,
+                    features: dict | None = None) -> str:
     """Record the target (as a data set, a brain target and a setup); return the setup id.
 
     Brain scores land in ``layer_scores`` with ``dataset_id = target_id`` and
     ``target = region``; the setup id ties them to the reducer, so results are reused
     exactly when the target, its metric, brainscore-vision's version and the reducer
-    are the same.
+    are the same. In Brain-Score features mode ``reducer_spec`` is
+    ``brainscore-pca:1000@<reference fingerprint>``. ``features`` (features mode,
+    reference set fingerprint and source, n_components) goes to ``brain_setups``.
     """
     info = target.describe()
     target_id = info["target_id"]
@@ -931,6 +944,15 @@ def register_target(store, target: BrainTarget, reducer_spec: str) -> str:
             + ", ".join(f"{c} = excluded.{c}" for c in row if c != "target_id"),
             list(row.values()),
         )
+        if features is not None:
+            setup = {"setup_id": setup_id, "target_id": target_id, "reducer": reducer_spec,
+                     **features}
+            con.execute(
+                f"INSERT INTO brain_setups ({', '.join(setup)}) VALUES ({', '.join('?' * len(setup))}) "
+                "ON CONFLICT (setup_id) DO UPDATE SET "
+                + ", ".join(f"{c} = excluded.{c}" for c in setup if c != "setup_id"),
+                list(setup.values()),
+            )
     return setup_id
 
 
