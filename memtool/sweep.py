@@ -196,7 +196,7 @@ def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
     if config.brain:
         if engine != "local":
             raise UsageError("--brain runs with the local engine only", hint="leave out --engine ray")
-        from memtool.scoring.brain import brainscore_version, load_brain_targets, register_target
+        from memtool.scoring.brain import brainscore_version, load_brain_targets
 
         targets = load_brain_targets(config.brain, seed=config.seed,
                                      regression=config.brain_regression)

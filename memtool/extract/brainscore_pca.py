@@ -35,7 +35,7 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -350,7 +350,7 @@ class BrainscoreFeatures(Reducer):
 
     def out_dim(self, shape):
         d = int(np.prod(shape))
-        return d if d <= self.n_components else self.n_components
+        return min(d, self.n_components)
 
     def reduce(self, layer, x):
         flat = x.reshape(x.shape[0], -1).float()
