@@ -14,7 +14,7 @@ Each run is a child process, so its peak memory (ru_maxrss) is its own. Both are
 a few layers and for more layers, at a fixed --memory-budget for memtool: memtool's peak
 must not grow with the number of layers. Run from the repository root:
 
-    python benchmarks/brainscore_features_cost.py [--budget-gb 0.5] [--threads 2]
+    python benchmarks/brainscore_features_cost.py [--budget-gb 0.5] [--threads 2] [--few L,L] [--many L,L,...]
 """
 
 from __future__ import annotations
@@ -154,6 +154,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--budget-gb", type=float, default=0.5, help="memtool --memory-budget")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--few", default=",".join(FEW), help="comma-separated layers of the small run")
+    ap.add_argument("--many", default=",".join(MANY), help="comma-separated layers of the large run")
     ap.add_argument("--child", choices=["memtool", "brainscore"])
     ap.add_argument("--layers")
     ap.add_argument("--out")
@@ -175,7 +177,7 @@ def main() -> None:
         _imagenet_stand_in(work)
         print(f"load average before: {open('/proc/loadavg').read().split()[:3]}")
         rows = []
-        for layers in (FEW, MANY):
+        for layers in (args.few.split(","), args.many.split(",")):
             m = run_child("memtool", layers, args.budget_gb, args.threads, work)
             b = run_child("brainscore", layers, args.budget_gb, args.threads, work)
             rows.append((layers, m, b))
