@@ -50,6 +50,11 @@ class SweepConfig:
     # who fits brain PLS/ridge regressions: fast (memtool's torch, on the sweep's device) |
     # exact (brainscore-vision's scikit-learn metric, unchanged)
     brain_regression_impl: str = "fast"
+    # Features brain targets are scored on: "brainscore" (flatten + PCA-1000 on reference
+    # images, as Brain-Score does) or "reducer" (the sweep's --reducer). None: brainscore
+    # for Brain-Score registry targets, reducer for local data and RDMs.
+    brain_features: str | None = None
+    pca_images: str | None = None  # folder of >= 1000 reference images (first 1000 by name)
 
     def describe(self) -> dict:
         return asdict(self)
@@ -92,6 +97,7 @@ class SweepContext:
     device: object  # torch.device
     brain: list = field(default_factory=list)  # [(BrainTarget, brain setup_id)]
     decoded: object = None  # memtool.data.images.DecodeCache shared by the sweep's models
+    reference: object = None  # brainscore_pca.ReferenceSet when a target uses Brain-Score features
 
     def dataset_row(self) -> dict:
         ds = self.dataset
@@ -127,6 +133,7 @@ def build_context(config: SweepConfig) -> SweepContext:
     dataset_id = dataset.fingerprint()
     setup_id = _digest({"dataset": dataset_id, "reducer": reducer.spec,
                         "readout": readout.describe(), "target": TARGET})
+    reference = _brainscore_reference(config)  # before any work: the PCA reference images
     brain = []
     if config.brain:
         from memtool.scoring.brain import brain_setup_id, load_brain_targets
@@ -134,13 +141,21 @@ def build_context(config: SweepConfig) -> SweepContext:
         targets = load_brain_targets(config.brain, seed=config.seed,
                                      regression=config.brain_regression,
                                      impl=config.brain_regression_impl, device=device)
-        brain = [(t, brain_setup_id(t, reducer.spec)) for t in targets]
+        for t in targets:
+            t.features = _features_mode(config, kind=t.kind)
+            if t.features == "brainscore" and reference is None:
+                # a local-looking spec that turned out to be a registry id
+                from memtool.extract.brainscore_pca import resolve_reference_images
+
+                reference = resolve_reference_images(config.pca_images)
+        brain = [(t, brain_setup_id(t, _brain_features(t, reducer, reference)[0]))
+                 for t in targets]
     from memtool.data.images import DecodeCache
 
     # decoded uint8 images are kept for later models/passes in a quarter of the budget
     decoded = DecodeCache(int(config.memory_budget_gb * 2**30 / 4))
     return SweepContext(config, dataset, dataset_id, reducer, readout, setup_id, device, brain,
-                        decoded=decoded)
+                        decoded=decoded, reference=reference)
 
 
 def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
@@ -262,6 +277,42 @@ def _model_task(config: dict, spec: str, sink: "ResultSink", run_id: str, report
     """One model on a Ray worker: rebuild the context there, run the pipeline into ``sink``."""
     ctx = build_context(SweepConfig(**{**config, "device": device}))
     return asdict(sweep_model(spec, ctx, sink, run_id, reporter))
+
+
+def _features_mode(config: SweepConfig, spec: str | None = None, kind: str | None = None) -> str:
+    """``--brain-features``, else brainscore for registry targets and reducer for local data."""
+    if config.brain_features is not None:
+        return config.brain_features
+    if kind is not None:
+        return "brainscore" if kind == "registry" else "reducer"
+    from memtool.scoring.brain import is_local_spec
+
+    return "reducer" if is_local_spec(spec) else "brainscore"
+
+
+def _brainscore_reference(config: SweepConfig):
+    """The reference images of Brain-Score features, when a brain target uses them."""
+    from memtool.extract.brainscore_pca import check_mode
+
+    check_mode(config.brain_features)
+    if not any(_features_mode(config, spec=s) == "brainscore" for s in config.brain):
+        return None
+    from memtool.extract.brainscore_pca import resolve_reference_images
+
+    return resolve_reference_images(config.pca_images)
+
+
+def _brain_features(target, reducer, reference) -> tuple[str, dict]:
+    """The reducer spec a brain target's layers are scored with, and its brain_setups row."""
+    if target.features == "brainscore":
+        from memtool.extract.brainscore_pca import N_COMPONENTS, features_spec
+
+        return features_spec(reference), {
+            "features": "brainscore", "reference_set": reference.fingerprint,
+            "reference_source": reference.source, "n_reference": len(reference.paths),
+            "n_components": N_COMPONENTS}
+    return reducer.spec, {"features": "reducer", "reference_set": None,
+                          "reference_source": None, "n_reference": None, "n_components": None}
 
 
 class ResultSink(Protocol):
@@ -442,8 +493,14 @@ def _sweep_brain(ctx, sink, run_id, model, loaded, probed, model_id, workers, se
 
     config, reducer, device = ctx.config, ctx.reducer, ctx.device
     seconds["brain_extract"] = seconds["brain_score"] = 0.0
-    for target, setup_id in ctx.brain:
-        sink.register_brain_target(target_records(target, reducer.spec))
+    for target, _ in ctx.brain:
+        sink.register_brain_target(target_records(target, *_brain_features(target, reducer,
+                                                                          ctx.reference)))
+    pca_targets = [(t, s) for t, s in ctx.brain if t.features == "brainscore"]
+    if pca_targets:
+        _sweep_brain_brainscore(ctx, sink, run_id, model, loaded, probed, model_id, workers,
+                                seconds, reporter, pca_targets)
+    for target, setup_id in [(t, s) for t, s in ctx.brain if t.features != "brainscore"]:
         done = set() if config.force else sink.scored_layers(model_id, setup_id, target.region)
         todo = [p for p in probed if p.scorable and p.name not in done]
         if len(todo) < sum(p.scorable for p in probed):
@@ -479,3 +536,88 @@ def _sweep_brain(ctx, sink, run_id, model, loaded, probed, model_id, workers, se
             sink.insert_brain_scores(pending)
             task.close()
             seconds["brain_score"] += time.perf_counter() - t0
+
+
+def _sweep_brain_brainscore(ctx, sink, run_id, model, loaded, probed, model_id, workers, seconds,
+                            reporter, targets) -> None:
+    """Brain targets scored on Brain-Score's features (memtool.extract.brainscore_pca).
+
+    Layers are grouped under --memory-budget counting their PCA components; per group the
+    components come from the on-disk cache or are fitted in one pass over the reference
+    images, then every target's stimuli go through the network once for the group with
+    the projection in the hooks, and each layer is scored by brainscore-vision. Images are
+    preprocessed the Brain-Score way and run in float32 (no autocast), as brainscore does.
+    """
+    from memtool.extract import brainscore_pca as bp
+    from memtool.extract.tap import LayerTap, run_batches
+    from memtool.scoring.brain import score_rows
+
+    config, device, reference = ctx.config, ctx.device, ctx.reference
+    transform = bp.brainscore_transform(loaded.data_config)
+    cache = bp.ComponentCache(bp.cache_root(), model_id, reference,
+                              bp.brainscore_preprocessing(loaded.data_config))
+    spec = bp.features_spec(reference)
+    scorable = [p for p in probed if p.scorable]
+    todo: dict[str, set[str]] = {}
+    for target, setup_id in targets:
+        done = set() if config.force else sink.scored_layers(model_id, setup_id, target.region)
+        todo[setup_id] = {p.name for p in scorable if p.name not in done}
+        if len(todo[setup_id]) < len(scorable):
+            reporter.message(f"{target.name}: {len(scorable) - len(todo[setup_id])} layers "
+                             "already scored: skipped (--force recomputes)")
+    needed = [p for p in scorable if any(p.name in names for names in todo.values())]
+    n_stimuli = max(len(t.stimuli) for t, _ in targets)
+    budget = int(config.memory_budget_gb * 2**30)
+    seconds.setdefault("brain_pca", 0.0)
+    for group in bp.plan_groups(needed, len(reference.paths), n_stimuli, budget) if needed else []:
+        t0 = time.perf_counter()
+        fits = {}
+        for p in group:
+            hit = cache.load(p.name, device)
+            if hit is not None and hit.n_features == p.n_features:
+                fits[p.name] = hit
+        missing = [p for p in group if p.name not in fits]
+        if missing:
+            task = reporter.task(f"Brain-Score PCA: {len(missing)} layers on "
+                                 f"{len(reference.paths)} reference images", len(reference.paths))
+            fitted = bp.fit_components(model, missing, reference, transform, device,
+                                       batch_size=config.batch_size, workers=workers,
+                                       on_batch=task.advance)
+            task.close()
+            for name, fit in fitted.items():
+                cache.save(name, fit)
+            fits.update(fitted)
+        seconds["brain_pca"] += time.perf_counter() - t0
+        features = bp.BrainscoreFeatures(fits, reference)
+        for target, setup_id in targets:
+            layers = [p for p in group if p.name in todo[setup_id]]
+            if not layers:
+                continue
+            n = len(target.stimuli)
+            t0 = time.perf_counter()
+            task = reporter.task(f"{target.name}: extract {len(layers)} layers (Brain-Score features)", n)
+            with LayerTap(model, layers, features, n) as tap:
+                run_batches(model, tap, image_batches(ctx, target.stimuli, transform, workers),
+                            device, autocast=False, on_batch=task.advance)
+            task.close()
+            seconds["brain_extract"] += time.perf_counter() - t0
+
+            t0 = time.perf_counter()
+            task = reporter.task(f"{target.name}: score layers", len(layers))
+            pending = []
+            for p in layers:
+                t_layer = time.perf_counter()
+                feats = tap.features.pop(p.name)
+                result = target.score(feats, layer=p.name)
+                pending.append(score_rows(
+                    run_id=run_id, model_id=model_id, layer=p.name, target=target,
+                    setup_id=setup_id, reducer_spec=spec, n_features=feats.shape[1],
+                    score=result, seconds=time.perf_counter() - t_layer))
+                task.advance()
+                if len(pending) >= config.commit_every:
+                    sink.insert_brain_scores(pending)
+                    pending = []
+            sink.insert_brain_scores(pending)
+            task.close()
+            seconds["brain_score"] += time.perf_counter() - t0
+        del fits, features

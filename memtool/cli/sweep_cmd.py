@@ -51,6 +51,15 @@ def sweep(
         help="who fits the PLS/ridge regression of brain scores: fast (memtool's torch "
              "reproduction, batched over the 10 splits, equal scores) | exact (brainscore-vision's "
              "own scikit-learn metric, unchanged; slow)"),
+    brain_features: Optional[str] = typer.Option(
+        None, "--brain-features",
+        help="features brain targets are scored on: brainscore (flatten + PCA-1000 on reference "
+             "images, Brain-Score's own) | reducer (--reducer). Default: brainscore for "
+             "Brain-Score benchmarks, reducer for local data"),
+    pca_images: Optional[Path] = typer.Option(
+        None, "--pca-images",
+        help="folder of >= 1000 images (first 1000 by name) to fit Brain-Score's PCA on; "
+             "default: brainscore's ImageNet val (MT_IMAGENET_PATH)"),
     engine: str = typer.Option("local", help="local (in this process) | ray (one task per model on a Ray cluster)"),
     address: Optional[str] = typer.Option(None, help="Ray cluster address (auto | HOST:PORT); default: start a local Ray"),
     results_dir: Optional[Path] = typer.Option(None, help="where Ray workers write result shards (default: <db>.shards)"),
@@ -74,6 +83,8 @@ def sweep(
         brain=_brain_specs(brain, demo=not specs and data == "demo"),
         brain_regression=brain_metric,
         brain_regression_impl=brain_regression,
+        brain_features=brain_features,
+        pca_images=str(pca_images) if pca_images else None,
     )
     db = db or default_db()
     with RichReporter(console) as reporter:

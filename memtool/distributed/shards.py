@@ -25,6 +25,7 @@ import polars as pl
 from memtool.store import Store
 from memtool.store.store import (
     BRAIN_SCORE_COLUMNS,
+    BRAIN_SETUP_COLUMNS,
     BRAIN_TARGET_COLUMNS,
     DATASET_COLUMNS,
     LAYER_COLUMNS,
@@ -52,6 +53,7 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "setups": _typed(SETUP_COLUMNS),
     "brain_targets": _typed(BRAIN_TARGET_COLUMNS, ints=("n_stimuli", "n_neuroids"),
                             floats=("ceiling",)),
+    "brain_setups": _typed(BRAIN_SETUP_COLUMNS, ints=("n_reference", "n_components")),
     "brain_scores": _typed(BRAIN_SCORE_COLUMNS,
                            floats=("raw", "ceiling", "ceiled", "error", "seconds")),
 }
@@ -113,6 +115,8 @@ class ShardSink:
         self._write("datasets", [records["dataset"]])
         self._write("setups", [records["setup"]])
         self._write("brain_targets", [records["brain_target"]])
+        if "brain_setup" in records:
+            self._write("brain_setups", [records["brain_setup"]])
 
     def insert_brain_scores(self, rows: Sequence[tuple[dict, dict]]) -> None:
         # Details first: a crash between the two shards leaves the layer not done (no

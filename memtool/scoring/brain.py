@@ -301,8 +301,12 @@ class BrainTarget:
     """A brain data set to score layers against, wrapping one brainscore-vision benchmark.
 
     ``stimuli`` are the images to show the network, in the order in which ``score``
-    expects the rows of its feature matrix.
+    expects the rows of its feature matrix. ``features`` says which features the sweep
+    scores it on: ``brainscore`` (Brain-Score's PCA-1000, memtool.extract.brainscore_pca)
+    or ``reducer`` (the sweep's --reducer); the sweep sets it.
     """
+
+    features: str = "reducer"
 
     def __init__(
         self,
@@ -554,6 +558,12 @@ def load_brain_targets(
             f"brain target {dup} was given twice", hint="pass each --brain once"
         )
     return targets
+
+
+def is_local_spec(spec: str) -> bool:
+    """Whether a --brain value names local data (a folder, cowley2023:, kriegeskorte92:,
+    demo-it/demo-hit) rather than a Brain-Score registry benchmark."""
+    return _is_local(spec.strip())
 
 
 def _is_local(spec: str) -> bool:
@@ -897,24 +907,32 @@ def _rdm_benchmark(identifier: str, data, stimulus_set):
 
 
 def brain_setup_id(target: BrainTarget, reducer_spec: str) -> str:
-    """The setup id of a target's scores with a reducer (pure: no store needed)."""
+    """The setup id of a target's scores with a reducer (pure: no store needed).
+
+    In Brain-Score features mode ``reducer_spec`` is ``brainscore-pca:1000@<reference
+    fingerprint>``, so the two modes of one target never share a setup.
+    """
     return _digest({"brain_target": target.target_id, "reducer": reducer_spec})
 
 
-def register_target(sink, target: BrainTarget, reducer_spec: str) -> str:
+def register_target(sink, target: BrainTarget, reducer_spec: str,
+                    features: dict | None = None) -> str:
     """Record the target through a result sink (``sink.register_brain_target``); return the setup id."""
-    records = target_records(target, reducer_spec)
+    records = target_records(target, reducer_spec, features)
     sink.register_brain_target(records)
     return records["setup"]["setup_id"]
 
 
-def target_records(target: BrainTarget, reducer_spec: str) -> dict:
-    """The rows that record a target: ``dataset``, ``setup`` and ``brain_target``.
+def target_records(target: BrainTarget, reducer_spec: str, features: dict | None = None) -> dict:
+    """The rows that record a target: ``dataset``, ``setup``, ``brain_target`` and, with
+    ``features`` (features mode, reference set fingerprint and source, n_components),
+    ``brain_setup``.
 
     Brain scores land in ``layer_scores`` with ``dataset_id = target_id`` and
     ``target = region``; the setup id ties them to the reducer, so results are reused
     exactly when the target, its metric, brainscore-vision's version and the reducer
-    are the same.
+    are the same. In Brain-Score features mode ``reducer_spec`` is
+    ``brainscore-pca:1000@<reference fingerprint>``.
     """
     info = target.describe()
     target_id = info["target_id"]
@@ -977,7 +995,11 @@ def target_records(target: BrainTarget, reducer_spec: str) -> dict:
                       "regression_impl")
         }
     )
-    return {"dataset": dataset, "setup": setup, "brain_target": row}
+    records = {"dataset": dataset, "setup": setup, "brain_target": row}
+    if features is not None:
+        records["brain_setup"] = {"setup_id": setup["setup_id"], "target_id": row["target_id"],
+                                  "reducer": reducer_spec, **features}
+    return records
 
 
 def score_rows(

@@ -45,6 +45,10 @@ BRAIN_TARGET_COLUMNS = (
     "target_id", "name", "region", "kind", "benchmark", "metric", "ceiling", "ceiling_method",
     "score_kind", "brainscore_vision", "n_stimuli", "n_neuroids", "spec", "citation", "details",
 )
+BRAIN_SETUP_COLUMNS = (
+    "setup_id", "target_id", "reducer", "features", "reference_set", "reference_source",
+    "n_reference", "n_components",
+)
 BRAIN_SCORE_COLUMNS = (
     "model_id", "layer_name", "setup_id", "target_id", "run_id", "raw", "ceiling", "ceiled",
     "error", "note", "seconds", "regression_impl",
@@ -306,10 +310,13 @@ class Store:
 
     # -- brain targets and scores ----------------------------------------------------------
     def register_brain_target(self, records: dict) -> None:
-        """Record a brain target: its ``dataset``, ``setup`` and ``brain_target`` rows."""
+        """Record a brain target: its ``dataset``, ``setup``, ``brain_target`` and (when
+        given) ``brain_setup`` rows."""
         self.upsert_dataset(records["dataset"])
         self.upsert_setup(records["setup"])
         self._upsert("brain_targets", records["brain_target"], key=("target_id",))
+        if "brain_setup" in records:
+            self._upsert("brain_setups", records["brain_setup"], key=("setup_id",))
 
     def insert_brain_scores(self, rows: Sequence[tuple[dict, dict]]) -> None:
         """(layer_scores row, brain_scores row) pairs of several layers, in one transaction."""

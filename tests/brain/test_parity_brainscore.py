@@ -1,0 +1,160 @@
+"""`memtool sweep --brain-features brainscore` gives brainscore-vision's own per-layer scores.
+
+The reference is brainscore-vision's pipeline itself, untouched: a ``PytorchWrapper`` of
+tf_efficientnet_lite0 (real ImageNet weights) with ``load_preprocess_images``,
+``LayerPCA.hook(n_components=1000)`` and ``LayerScores`` at 8 visual degrees, on a
+benchmark built from Cowley 2023 V4 session 210325 (640 images, PLS-25, brainscore's
+cross-validation) and registered in brainscore's benchmark registry. brainscore's
+``_get_imagenet_val`` is pointed (``MT_IMAGENET_PATH``) at the first 1000 LNSIM images by
+name, which memtool is given with ``--pca-images``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import uuid
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from memtool.cli.main import app
+from memtool.store import Store
+
+BENCHMARK = "memtool-parity.Cowley2023-210325.V4-pls"
+# Eight layers: block outputs from early to late, the head's conv, the pooled features (1280 > 1000:
+# PCA) and the logits (1000: unreduced). blocks.0 (200,704 features) is left out only to
+# keep the test's memory and time modest.
+LAYERS = ["blocks.1", "blocks.2", "blocks.3", "blocks.5", "blocks.6", "conv_head", "global_pool",
+          "classifier"]
+TOLERANCE = 0.005
+
+
+def _benchmark_factory(d):
+    """The V4 session as a NeuralBenchmark, the way brainscore's data plugins build theirs
+    (the ceiling is not needed: raw scores are compared)."""
+    import brainscore_vision as bv
+    from brainscore_core.metrics import Score
+    from brainscore_core.supported_data_standards.brainio.assemblies import NeuroidAssembly
+    from brainscore_core.supported_data_standards.brainio.stimuli import StimulusSet
+    from brainscore_vision.benchmark_helpers.neural_common import NeuralBenchmark
+
+    def factory():
+        stimuli = StimulusSet(pd.DataFrame({"stimulus_id": d.stimulus_ids,
+                                            "filename": [p.name for p in d.stimuli]}))
+        stimuli.stimulus_paths = {s: str(p) for s, p in zip(d.stimulus_ids, d.stimuli)}
+        stimuli.identifier = "memtool-parity.cowley2023-210325"
+        neural = NeuroidAssembly(d.responses.T[:, :, None], dims=["presentation", "neuroid", "time_bin"], coords={
+            "stimulus_id": ("presentation", d.stimulus_ids),
+            "filename": ("presentation", [p.name for p in d.stimuli]),
+            "neuroid_id": ("neuroid", d.neuroid_ids), "region": ("neuroid", ["V4"] * len(d.neuroid_ids)),
+            "time_bin_start": ("time_bin", [50]), "time_bin_end": ("time_bin", [150])}).squeeze("time_bin")
+        neural.attrs["stimulus_set"] = stimuli
+        return NeuralBenchmark(
+            identifier=BENCHMARK, version=1, assembly=neural,
+            similarity_metric=bv.load_metric("pls", crossvalidation_kwargs=dict(stratification_coord=None)),
+            visual_degrees=8, number_of_trials=1, parent="V4", ceiling_func=lambda: Score(np.nan))
+
+    return factory
+
+
+class _RecordRaw:
+    """The benchmark as LayerScores sees it, keeping each call's raw score."""
+
+    def __init__(self, benchmark):
+        self._benchmark = benchmark
+        self.raw: list[float] = []
+
+    def __getattr__(self, name):
+        return getattr(self._benchmark, name)
+
+    def __call__(self, candidate):
+        score = self._benchmark(candidate)
+        self.raw.append(float(score.attrs["raw"]))
+        return score
+
+
+@pytest.fixture()
+def imagenet_stand_in(tmp_path, lnsim_dir, monkeypatch):
+    """brainscore's _get_imagenet_val reads `<MT_IMAGENET_PATH>-files/<index>.png` when it
+    exists (index 50 i for the i-th of 1000 images): the first 1000 LNSIM images by name."""
+    import h5py
+
+    hdf5 = tmp_path / "imagenet2012.hdf5"
+    h5py.File(hdf5, "w").close()
+    files = tmp_path / "imagenet2012.hdf5-files"
+    files.mkdir()
+    images = sorted((lnsim_dir / "images").glob("*.jpg"))[:1000]
+    for i, image in enumerate(images):
+        os.symlink(image, files / f"{50 * i}.png")
+    monkeypatch.setenv("MT_IMAGENET_PATH", str(hdf5))
+    return lnsim_dir / "images"
+
+
+def _brainscore_scores(factory) -> dict[str, float]:
+    from brainscore_vision.model_helpers.activations.pca import LayerPCA
+    from brainscore_vision.model_helpers.activations.pytorch import PytorchWrapper, load_preprocess_images
+    from brainscore_vision.model_helpers.brain_transformation.neural import LayerScores
+
+    from memtool.models.registry import load_model
+
+    loaded = load_model("tf_efficientnet_lite0")
+    cfg = loaded.data_config
+    preprocessing = functools.partial(load_preprocess_images, image_size=int(cfg["input_size"][-1]),
+                                      normalize_mean=tuple(cfg["mean"]), normalize_std=tuple(cfg["std"]))
+    identifier = f"memtool-parity-lite0-{uuid.uuid4().hex[:8]}"
+    wrapper = PytorchWrapper(loaded.module, preprocessing, identifier=identifier)
+    LayerPCA.hook(wrapper, n_components=1000)
+    benchmark = _RecordRaw(factory())
+    LayerScores(identifier, wrapper, visual_degrees=8)(benchmark=benchmark, layers=LAYERS, prerun=True)
+    return dict(zip(LAYERS, benchmark.raw))
+
+
+@pytest.mark.slow
+def test_brainscore_features_give_brainscores_own_layer_scores(
+        tmp_path, monkeypatch, cowley_210325, imagenet_stand_in):
+    import brainscore_vision as bv
+
+    from memtool.extract.brainscore_pca import resolve_reference_images
+
+    # brainscore's caches of PCA fits and layer scores would only cost disk here
+    monkeypatch.setenv("RESULTCACHING_DISABLE", "brainscore_vision.model_helpers.activations.pca,"
+                       "brainscore_vision.model_helpers.brain_transformation.neural")
+    monkeypatch.setenv("MEMTOOL_PCA_CACHE", "off")
+    factory = _benchmark_factory(cowley_210325)
+    monkeypatch.setitem(bv.benchmark_registry, BENCHMARK, factory)
+    # the same 1000 images, whichever way they are named
+    assert (resolve_reference_images(None).fingerprint
+            == resolve_reference_images(imagenet_stand_in).fingerprint)
+
+    db = tmp_path / "parity.duckdb"
+    pattern = "^(" + "|".join(name.replace(".", r"\.") for name in LAYERS) + ")$"
+    result = CliRunner().invoke(app, [
+        "sweep", "--model", "tf_efficientnet_lite0", "--limit", "40", "--folds", "2",
+        "--n-boot", "10", "--layers", pattern, "--brain", BENCHMARK,
+        "--pca-images", str(imagenet_stand_in), "--db", str(db)])  # brainscore features: the default
+    assert result.exit_code == 0, result.output
+    store = Store(db)
+    _, rows = store.query(
+        "SELECT l.layer_name, b.raw, s.n_features, bs.features, bs.n_components, bs.reference_set "
+        "FROM brain_scores b JOIN brain_setups bs ON bs.setup_id = b.setup_id "
+        "JOIN layer_scores s ON s.model_id = b.model_id AND s.layer_name = b.layer_name "
+        "  AND s.setup_id = b.setup_id "
+        "JOIN layers l ON l.model_id = b.model_id AND coalesce(l.alias_of, l.layer_name) = b.layer_name "
+        "WHERE s.target = 'V4' AND list_contains(?, l.layer_name)",
+        [LAYERS])
+    ours = {r[0]: r[1] for r in rows}
+    assert sorted(ours) == sorted(LAYERS)
+    assert {r[3] for r in rows} == {"brainscore"} and {r[4] for r in rows} == {1000}
+    assert {r[5] for r in rows} == {resolve_reference_images(imagenet_stand_in).fingerprint}
+    widths = {r[0]: r[2] for r in rows}
+    assert widths["classifier"] == 1000 and widths["global_pool"] == 1000 and widths["blocks.3"] == 1000
+
+    theirs = _brainscore_scores(factory)
+    diffs = {layer: abs(ours[layer] - theirs[layer]) for layer in LAYERS}
+    report = ", ".join(f"{layer} {ours[layer]:.4f}/{theirs[layer]:.4f}" for layer in LAYERS)
+    print(f"raw V4 scores memtool/brainscore: {report}")
+    assert max(diffs.values()) < TOLERANCE, f"memtool/brainscore raw scores: {report}"
+    assert all(0.2 < theirs[layer] < 1 for layer in LAYERS), report  # real, not degenerate, scores
