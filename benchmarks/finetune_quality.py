@@ -115,6 +115,65 @@ def resmem_predictions(args, dataset, work: Path):
     return ev.predictions
 
 
+def crop_rows(args, dataset, fold: int, log: Log) -> None:
+    """Are random resized crops label-preserving? The pretrained network's linear probe
+    (the ridge head of LP-FT, fitted on the training images' evaluation views) scores the
+    test images as seen by evaluation, mirrored, and through random resized crops (area
+    0.6-1, the previous recipe's augmentation; and 0.25-1): rho with the human scores,
+    and how well each view's predictions agree with the evaluation view's."""
+    import numpy as np
+    import torch
+    from torchvision import transforms as T
+
+    from memtool.data.images import read_rgb
+    from memtool.finetune.data import split_parts
+    from memtool.finetune.heads import HeadInput, find_head, load_regression_model, ridge_head
+    from memtool.finetune.recipe import eval_transform, input_config
+    from memtool.scoring.stats import spearman
+
+    loaded = load_regression_model(args.model)
+    config = input_config(loaded.data_config, args.img_size)
+    module = loaded.module.eval()
+    _, head = find_head(module, loaded.name)
+    parts = split_parts(dataset, fold, val_fraction=0.1, seed=0)
+    train = np.concatenate([parts.train, parts.val])
+    evaluate = eval_transform(config)
+    normalise = T.Compose([T.ToTensor(), T.Normalize(config["mean"], config["std"])])
+    size = tuple(config["input_size"][1:])
+
+    def rrc(low):
+        return T.Compose([T.RandomResizedCrop(size, scale=(low, 1.0), ratio=(3 / 4, 4 / 3)), normalise])
+
+    views = {"eval": evaluate, "flip": T.Compose([T.RandomHorizontalFlip(1.0), evaluate]),
+             "rrc0.6": rrc(0.6), "rrc0.25": rrc(0.25)}
+
+    def features(idx, transform, seed=0):
+        torch.manual_seed(seed)
+        out = []
+        with torch.inference_mode(), HeadInput(head) as captured:
+            for start in range(0, len(idx), 64):
+                batch = torch.stack([transform(read_rgb(dataset.paths[i])) for i in idx[start:start + 64]])
+                module(batch)
+                out.append(captured.batches.pop())
+        return torch.cat(out).numpy().astype(np.float64)
+
+    t0 = time.perf_counter()
+    y = dataset.scores
+    weight, bias, alpha = ridge_head(features(train, evaluate), y[train])
+    reference = None
+    for name, transform in views.items():
+        draws = 1 if name in ("eval", "flip") else 2
+        preds = [features(parts.test, transform, seed=d) @ weight + bias for d in range(draws)]
+        if name == "eval":
+            reference = preds[0]
+        rho = float(np.mean([spearman(p, y[parts.test]) for p in preds]))
+        agree = float(np.mean([spearman(p, reference) for p in preds]))
+        log.write(row=f"crops:{name}", model=args.model, fold=fold, img_size=args.img_size,
+                  test_rho=f"{rho:.4f}", seconds=f"{time.perf_counter() - t0:.0f}",
+                  detail=json.dumps({"agreement_with_eval_view": round(agree, 4), "draws": draws,
+                                     "alpha": alpha}))
+
+
 def finetune_row(args, name: str, overrides: dict, fold: int, dataset, work: Path, log: Log):
     from memtool.finetune.recipe import Recipe
     from memtool.finetune.train import FinetuneConfig, finetune_model
@@ -145,7 +204,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rows", default="probe,v1,default,resmem",
-                        help="comma-separated rows: probe, v1, default, resmem, or none")
+                        help="comma-separated rows: probe, v1, default, resmem, crops (the "
+                             "label-preservation check of random resized crops), or none")
     parser.add_argument("--variant", action="append", default=[],
                         help="NAME=JSON recipe overrides, an extra fine-tuning row (repeatable)")
     parser.add_argument("--probe-layers", default="all", help="layers the probe's sweep scores")
@@ -178,6 +238,9 @@ def main() -> None:
             log.write(row="probe", model=args.model, fold=f, img_size=args.img_size,
                       test_rho=f"{probe[f'fold{f}']:.4f}", seconds=f"{probe['seconds']:.0f}",
                       detail=json.dumps({"layer": probe["layer"], "pooled": probe.get("pooled")}))
+    if "crops" in rows:
+        for f in folds:
+            crop_rows(args, dataset, f, log)
     if "resmem" in rows:
         pred = resmem_predictions(args, dataset, work)
         table["resmem"] = {}
