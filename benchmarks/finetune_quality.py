@@ -193,6 +193,27 @@ def finetune_row(args, name: str, overrides: dict, fold: int, dataset, work: Pat
     return result.test_rho
 
 
+def summarise(path: Path) -> None:
+    """Print the table of a log (the last entry per row and fold): each row on the folds
+    every reported row has, and its mean over them."""
+    with open(path, newline="") as handle:
+        entries = list(csv.DictReader(handle))
+    table: dict[str, dict[int, float]] = {}
+    for e in entries:
+        if e["test_rho"]:
+            table.setdefault(e["row"], {})[int(e["fold"])] = float(e["test_rho"])
+    main_rows = [r for r in table if not r.startswith("crops:")]
+    common = sorted(set.intersection(*(set(table[r]) for r in main_rows))) if main_rows else []
+    print(f"{path}: folds every row has: {common}")
+    print(f"{'row':<14}" + "".join(f"{'fold' + str(f):>9}" for f in common) + f"{'mean':>9}   other folds")
+    for name, values in table.items():
+        shown = [f for f in common if f in values]
+        mean = sum(values[f] for f in shown) / len(shown) if shown else float("nan")
+        rest = {f: round(v, 4) for f, v in values.items() if f not in common}
+        print(f"{name:<14}" + "".join(f"{values[f]:>9.4f}" if f in values else f"{'-':>9}" for f in common)
+              + f"{mean:>9.4f}   {rest or ''}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="tf_efficientnet_lite0")
@@ -212,7 +233,11 @@ def main() -> None:
     parser.add_argument("--work", default=str(ROOT / "out" / "finetune_quality"))
     parser.add_argument("--resmem-cache", default=None, help="npz of ResMem's scores (made if missing)")
     parser.add_argument("--log", default=None, help="CSV log (default WORK/log.csv)")
+    parser.add_argument("--summary", action="store_true", help="only print the table of --log")
     args = parser.parse_args()
+    if args.summary:
+        summarise(Path(args.log) if args.log else Path(args.work) / "log.csv")
+        return
 
     import numpy as np
     import torch
