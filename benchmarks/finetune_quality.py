@@ -68,8 +68,8 @@ def probe_rows(args, work: Path) -> dict[str, float]:
     """Per-fold test rho of the pretrained model's best layer, from the sweep itself."""
     import torch
 
-    from memtool.models.registry import load_model
     from memtool.finetune.recipe import input_config
+    from memtool.models.registry import load_model
     from memtool.store import Store
     from memtool.sweep import SweepConfig, run_sweep
 
@@ -127,7 +127,12 @@ def crop_rows(args, dataset, fold: int, log: Log) -> None:
 
     from memtool.data.images import read_rgb
     from memtool.finetune.data import split_parts
-    from memtool.finetune.heads import HeadInput, find_head, load_regression_model, ridge_head
+    from memtool.finetune.heads import (
+        HeadInput,
+        find_head,
+        load_regression_model,
+        ridge_head,
+    )
     from memtool.finetune.recipe import eval_transform, input_config
     from memtool.scoring.stats import spearman
 

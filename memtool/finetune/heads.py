@@ -162,7 +162,7 @@ class HeadInput:
         self.head = head
         self.batches: list[torch.Tensor] = []
 
-    def __enter__(self) -> "HeadInput":
+    def __enter__(self) -> HeadInput:
         def hook(_module, inputs):
             self.batches.append(inputs[0].detach().float().reshape(inputs[0].shape[0], -1).cpu())
 

@@ -13,9 +13,17 @@ from torch import nn
 
 from memtool.data.base import Split
 from memtool.finetune.data import ImageCache, ViewImages, ViewSpec, cut_view
-from memtool.finetune.heads import (HeadInput, WeightEMA, apply_freeze, backbone_depths,
-                                    find_head, freeze_norm_statistics, param_groups, ridge_head,
-                                    set_head)
+from memtool.finetune.heads import (
+    HeadInput,
+    WeightEMA,
+    apply_freeze,
+    backbone_depths,
+    find_head,
+    freeze_norm_statistics,
+    param_groups,
+    ridge_head,
+    set_head,
+)
 from memtool.finetune.recipe import RECIPE_V1, Recipe, eval_transform, input_config
 from memtool.scoring.readout import score_features
 from tests.unit._data_fixtures import make_jpeg
@@ -57,7 +65,7 @@ def test_lp_head_in_the_model_gives_the_readouts_predictions():
     net = Net().eval()
     x = torch.randn(40, 3, 12, 12)
     y = np.random.default_rng(1).normal(size=40)
-    name, head = find_head(net)
+    _, head = find_head(net)
     with torch.no_grad(), HeadInput(head) as captured:
         net(x)
     feats = captured.batches[0].numpy()
