@@ -12,7 +12,7 @@ from memtool.cli.tables import fmt, result_table
 
 # Defaults of the recipe options: those of memtool.finetune.recipe.Recipe (kept here as
 # literals so `memtool --help` imports nothing heavy; a test holds them equal).
-RECIPE_DEFAULTS = dict(epochs=8, batch_size=32, lr=1e-4, head_lr_mult=1.0, weight_decay=0.05,
+RECIPE_DEFAULTS = dict(epochs=8, batch_size=32, lr=3e-5, head_lr_mult=1.0, weight_decay=0.05,
                        warmup_epochs=1.0, patience=3, val_fraction=0.1, seed=0, head_init="ridge",
                        layer_decay=0.8, freeze_fraction=0.3, bn="frozen", ema_decay=0.99,
                        augment="flip", tta_flip=True)

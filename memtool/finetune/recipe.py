@@ -80,7 +80,7 @@ class Recipe:
 
     epochs: int = 8
     batch_size: int = 32
-    lr: float = 1e-4
+    lr: float = 3e-5
     head_lr_mult: float = 1.0
     weight_decay: float = 0.05
     warmup_epochs: float = 1.0
@@ -155,7 +155,7 @@ class Recipe:
 # The recipe of memtool before the measured one (random head, backbone lr 1e-4 and head
 # lr 1e-3, random resized crops, batch statistics, no averaging): kept so the benchmark and
 # anyone reproducing older runs can ask for it.
-RECIPE_V1 = dict(epochs=10, head_lr_mult=10.0, patience=3, head_init="random", layer_decay=1.0,
+RECIPE_V1 = dict(epochs=10, lr=1e-4, head_lr_mult=10.0, patience=3, head_init="random", layer_decay=1.0,
                  freeze_fraction=0.0, bn="train", ema_decay=0.0, augment="rrc", tta_flip=False)
 
 

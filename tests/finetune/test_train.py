@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from memtool.cli.main import app
 from memtool.finetune.checkpoint import BEST_FORMAT, read_best
+from memtool.finetune.recipe import Recipe
 from memtool.finetune.records import FinetuneRecords
 from memtool.finetune.train import finetune_model
 from memtool.models.registry import load_model
@@ -37,7 +38,7 @@ def test_epoch_rows_land_in_the_store_while_training(trained):
         assert row["val_rho"] == pytest.approx(stats.val_rho)
         assert math.isfinite(row["val_loss"]) and row["seconds"] > 0 and row["images_per_s"] > 0
     # Warm-up over epoch 1 reaches the peak lr; the cosine reaches 0 at the end of epoch 2.
-    assert rows[1]["lr"] == pytest.approx(1e-4) and rows[2]["lr"] == pytest.approx(0.0, abs=1e-12)
+    assert rows[1]["lr"] == pytest.approx(Recipe().lr) and rows[2]["lr"] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_run_row_has_test_rho_ci_and_recipe(trained):
