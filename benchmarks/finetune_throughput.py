@@ -71,11 +71,19 @@ class PhaseClock:
             self._after_validation = None
 
 
+def _v1() -> dict:
+    """The plain loop reproduces the v1 recipe's training step (random head, random resized
+    crops, batch statistics, no averaging), so both sides run that recipe."""
+    from memtool.finetune.recipe import RECIPE_V1
+
+    return {k: v for k, v in RECIPE_V1.items() if k not in ("epochs", "patience")}
+
+
 def memtool_round(args, root: Path) -> dict:
     from memtool.finetune.recipe import Recipe
     from memtool.finetune.train import FinetuneConfig, finetune_model
 
-    recipe = Recipe(epochs=args.epochs, batch_size=args.batch_size, img_size=args.img_size,
+    recipe = Recipe(**_v1(), epochs=args.epochs, batch_size=args.batch_size, img_size=args.img_size,
                     patience=args.epochs + 1, val_fraction=args.val_fraction)
     clock = PhaseClock()
     result = finetune_model(FinetuneConfig(
@@ -97,7 +105,7 @@ def plain_setup(args):
     from memtool.finetune.recipe import Recipe, input_config, train_transform
     from memtool.runtime import resolve_device
 
-    recipe = Recipe(epochs=args.epochs, batch_size=args.batch_size, img_size=args.img_size,
+    recipe = Recipe(**_v1(), epochs=args.epochs, batch_size=args.batch_size, img_size=args.img_size,
                     val_fraction=args.val_fraction)
     dataset = load_split_dataset(args.data, 1, folds=args.folds, seed=0, limit=args.images)
     parts = split_parts(dataset, 1, val_fraction=args.val_fraction, seed=0)

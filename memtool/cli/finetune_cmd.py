@@ -10,6 +10,14 @@ import typer
 from memtool.cli.common import DB_HELP, command_line, console, default_db, user_errors
 from memtool.cli.tables import fmt, result_table
 
+# Defaults of the recipe options: those of memtool.finetune.recipe.Recipe (kept here as
+# literals so `memtool --help` imports nothing heavy; a test holds them equal).
+RECIPE_DEFAULTS = dict(epochs=8, batch_size=32, lr=3e-5, head_lr_mult=1.0, weight_decay=0.05,
+                       warmup_epochs=1.0, patience=3, val_fraction=0.1, seed=0, head_init="ridge",
+                       layer_decay=0.8, freeze_fraction=0.3, bn="frozen", ema_decay=0.99,
+                       augment="flip", tta_flip=True)
+D = RECIPE_DEFAULTS
+
 
 @user_errors
 def finetune(
@@ -22,17 +30,28 @@ def finetune(
     split: Optional[List[int]] = typer.Option(
         None, "--split", help="split(s) to train on: LaMem's published split N, else fold N of "
                               "the seeded K-fold; repeatable (default 1)"),
-    epochs: int = typer.Option(10, help="maximum epochs (early stopping may end sooner)"),
-    batch_size: int = typer.Option(32, "--batch-size", "-b"),
-    lr: float = typer.Option(1e-4, help="peak AdamW learning rate of the backbone (head: x10)"),
-    weight_decay: float = typer.Option(0.05, help="AdamW weight decay (weights only)"),
-    warmup_epochs: float = typer.Option(1.0, help="linear warm-up before the cosine decay"),
-    patience: int = typer.Option(3, help="epochs without a better validation rho before stopping"),
+    recipe_name: str = typer.Option("default", "--recipe",
+                                    help="default (the measured recipe) | v1 (memtool's earlier "
+                                         "one); the options below override it"),
+    epochs: Optional[int] = typer.Option(None, help=f"maximum epochs, early stopping may end sooner (default {D['epochs']})"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", help=f"(default {D['batch_size']})"),
+    lr: Optional[float] = typer.Option(None, help=f"peak AdamW learning rate of the top of the backbone (default {D['lr']:g})"),
+    head_lr_mult: Optional[float] = typer.Option(None, help=f"head learning rate / lr (default {D['head_lr_mult']:g})"),
+    weight_decay: Optional[float] = typer.Option(None, help=f"AdamW weight decay, weights only (default {D['weight_decay']:g})"),
+    warmup_epochs: Optional[float] = typer.Option(None, help=f"linear warm-up before the cosine decay (default {D['warmup_epochs']:g})"),
+    patience: Optional[int] = typer.Option(None, help=f"epochs without a better validation rho before stopping (default {D['patience']})"),
+    head_init: Optional[str] = typer.Option(None, help=f"ridge (LP-FT: the sweep's ridge readout of the penultimate features) | random (default {D['head_init']})"),
+    layer_decay: Optional[float] = typer.Option(None, help=f"learning-rate factor per tenth of depth, top to bottom (1 = none) (default {D['layer_decay']:g})"),
+    freeze: Optional[float] = typer.Option(None, help=f"share of the backbone's depth frozen, from the input on (default {D['freeze_fraction']:g})"),
+    bn: Optional[str] = typer.Option(None, help=f"frozen (pretrained batch-norm statistics) | train (default {D['bn']})"),
+    ema: Optional[float] = typer.Option(None, help=f"decay of the weights' moving average, 0 = off (default {D['ema_decay']:g})"),
+    augment: Optional[str] = typer.Option(None, help=f"flip | shift | rrc (random resized crop) (default {D['augment']})"),
+    tta: Optional[bool] = typer.Option(None, "--tta/--no-tta", help="average each image's and its mirror image's score (default tta)"),
     img_size: Optional[int] = typer.Option(None, help="input size in pixels (default: the model's own)"),
-    val_fraction: float = typer.Option(0.1, help="share of train held out for validation when the "
-                                                 "data set has no validation list"),
+    val_fraction: Optional[float] = typer.Option(None, help="share of train held out for validation when the "
+                                                            f"data set has no validation list (default {D['val_fraction']:g})"),
     folds: int = typer.Option(5, help="K of the seeded K-fold for sets without published splits"),
-    seed: int = typer.Option(0, help="seed for folds, validation carve, shuffling and augmentation"),
+    seed: Optional[int] = typer.Option(None, help="seed for folds, validation carve, shuffling and augmentation (default 0)"),
     limit: Optional[int] = typer.Option(None, help="use a seeded subset of N images (quick runs)"),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N"),
     workers: Optional[int] = typer.Option(None, help="image-loading processes (default: 0 on CPU, "
@@ -52,14 +71,16 @@ def finetune(
 ) -> None:
     """Fine-tune pretrained networks to predict memorability; every epoch lands in the store.
 
-    Regression head, AdamW, warm-up + cosine schedule, early stopping on validation rho.
+    LP-FT: the head starts as the sweep's ridge readout of the penultimate features, then
+    the whole network trains (AdamW, layer-wise learning rates, warm-up + cosine, moving
+    average of the weights, flips only); early stopping on validation rho.
     Re-running the same command resumes: finished models are skipped, an interrupted one
     continues from its last epoch. See docs/finetune.md for the recipe and the study.
     """
     from memtool.cli.progress import RichReporter
     from memtool.cli.sweep_cmd import read_models_file
     from memtool.errors import UsageError
-    from memtool.finetune.recipe import Recipe
+    from memtool.finetune.recipe import RECIPE_V1, Recipe
     from memtool.finetune.study import StudyConfig, run_study
 
     models = list(model or []) + (read_models_file(models_from) if models_from else [])
@@ -69,9 +90,15 @@ def finetune(
         brain = ["demo-it"] if data == "demo" and penultimate else []
     elif [b.lower() for b in brain] == ["none"]:
         brain = []
-    recipe = Recipe(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                    warmup_epochs=warmup_epochs, patience=patience, img_size=img_size,
-                    val_fraction=val_fraction, seed=seed)
+    presets = {"default": {}, "v1": dict(RECIPE_V1)}
+    if recipe_name not in presets:
+        raise UsageError(f"unknown recipe {recipe_name!r}", hint="use --recipe default or --recipe v1")
+    given = dict(epochs=epochs, batch_size=batch_size, lr=lr, head_lr_mult=head_lr_mult,
+                 weight_decay=weight_decay, warmup_epochs=warmup_epochs, patience=patience,
+                 head_init=head_init, layer_decay=layer_decay, freeze_fraction=freeze, bn=bn,
+                 ema_decay=ema, augment=augment, tta_flip=tta, img_size=img_size,
+                 val_fraction=val_fraction, seed=seed)
+    recipe = Recipe(**{**presets[recipe_name], **{k: v for k, v in given.items() if v is not None}})
     config = StudyConfig(models=models, data=data, splits=list(split or [1]), folds=folds,
                          limit=limit, recipe=recipe, device=device, workers=workers, out_dir=out,
                          random_init=random_init, n_boot=n_boot, force=force,

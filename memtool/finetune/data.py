@@ -180,3 +180,137 @@ def default_workers(device: torch.device, workers: int | None) -> int:
             raise UsageError(f"--workers must not be negative ({workers})")
         return workers
     return min(8, os.cpu_count() or 1) if device.type == "cuda" else 0
+
+
+# ------------------------------------------------------------------ decoded-image cache
+
+
+class ImageCache:
+    """Decoded, resized images (uint8 tensors) kept in memory, up to ``max_bytes``.
+
+    Fine-tuning reads every training image once per epoch and the validation images after
+    every epoch; decoding and resizing a JPEG each time costs a visible share of a CPU
+    epoch. Images are kept in the order first read until the budget is spent; later ones
+    are decoded each time (so LaMem-sized sets still work, only without the saving).
+    """
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = int(max_bytes)
+        self.used = 0
+        self._items: dict[tuple, torch.Tensor] = {}
+
+    def get(self, path: Path, key: tuple, make) -> torch.Tensor:
+        full = (str(path), *key)
+        hit = self._items.get(full)
+        if hit is not None:
+            return hit
+        value = make(path)
+        size = value.numel() * value.element_size()
+        if self.used + size <= self.max_bytes:
+            self._items[full] = value
+            self.used += size
+        return value
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.used = 0
+
+
+IMAGE_CACHE = ImageCache(max_bytes=3 * 2**30)
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """How to cut a view out of an image resized as the evaluation preprocessing does.
+
+    ``resize`` is the evaluation transform's part before its centre crop (timm: resize the
+    shorter side to ``size / crop_pct``); the view is a ``size`` crop of that image, at
+    the centre (evaluation) or shifted by up to the centre crop's margin (``shift``),
+    optionally mirrored, then scaled to [0, 1] and normalised with ``mean``/``std``.
+    """
+
+    resize: object  # a callable PIL image -> PIL image
+    size: tuple[int, int]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    key: tuple  # identifies the resize in the image cache
+
+    @classmethod
+    def from_data_config(cls, data_config: dict) -> "ViewSpec | None":
+        """The views of a data config's evaluation transform (None if it has no centre crop)."""
+        from torchvision import transforms as T
+
+        from memtool.finetune.recipe import eval_transform
+
+        steps = list(getattr(eval_transform(data_config), "transforms", []))
+        crops = [i for i, t in enumerate(steps) if isinstance(t, T.CenterCrop)]
+        if not crops:
+            return None
+        crop = steps[crops[0]]
+        size = tuple(int(v) for v in (crop.size if isinstance(crop.size, (tuple, list)) else (crop.size,) * 2))
+        resize = T.Compose(steps[:crops[0]])
+        return cls(resize=resize, size=size, mean=tuple(float(v) for v in data_config["mean"]),
+                   std=tuple(float(v) for v in data_config["std"]), key=("view", repr(resize)))
+
+
+def _decode_resized(spec: ViewSpec):
+    from memtool.data.images import read_rgb
+
+    def make(path: Path) -> torch.Tensor:
+        array = np.asarray(spec.resize(read_rgb(path)), dtype=np.uint8)
+        return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
+
+    return make
+
+
+def cut_view(base: torch.Tensor, spec: ViewSpec, *, shift: bool = False, flip: bool = False,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+    """A normalised float view of a cached uint8 image (see :class:`ViewSpec`)."""
+    _, h, w = base.shape
+    th, tw = spec.size
+    if h < th or w < tw:  # as torchvision's CenterCrop: pad with zeros to the crop size
+        padded = torch.zeros((base.shape[0], max(h, th), max(w, tw)), dtype=base.dtype)
+        top, left = (max(h, th) - h) // 2, (max(w, tw) - w) // 2
+        padded[:, top:top + h, left:left + w] = base
+        base, (_, h, w) = padded, padded.shape
+    top, left = int(round((h - th) / 2.0)), int(round((w - tw) / 2.0))
+    if shift:
+        my, mx = min(top, h - th - top), min(left, w - tw - left)  # the centre crop's margins
+        dy = int(torch.randint(-my, my + 1, (1,), generator=generator)) if my > 0 else 0
+        dx = int(torch.randint(-mx, mx + 1, (1,), generator=generator)) if mx > 0 else 0
+        top, left = top + dy, left + dx
+    view = base[:, top:top + th, left:left + tw]
+    if flip:
+        view = view.flip(-1)
+    out = view.to(torch.float32).div(255)
+    mean = torch.tensor(spec.mean, dtype=torch.float32).view(-1, 1, 1)
+    std = torch.tensor(spec.std, dtype=torch.float32).view(-1, 1, 1)
+    return (out - mean) / std
+
+
+class ViewImages(Dataset):
+    """Like :class:`ScoredImages`, but from cached resized images: ``mode`` is ``eval``
+    (the evaluation view, equal to the evaluation transform), ``flip`` (the evaluation
+    view mirrored with probability 0.5) or ``shift`` (shifted and maybe mirrored).
+    Randomness comes from torch's global RNG, as torchvision's transforms draw it."""
+
+    def __init__(self, paths: Sequence[Path], targets: Sequence[float], spec: ViewSpec, mode: str,
+                 cache: ImageCache | None = None):
+        self.paths = [Path(p) for p in paths]
+        self.targets = torch.as_tensor(np.asarray(targets, dtype=np.float32))
+        self.spec, self.mode = spec, mode
+        self.cache = IMAGE_CACHE if cache is None else cache
+        self.size = (3, *spec.size)
+        self._make = _decode_resized(spec)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int):
+        try:
+            base = self.cache.get(self.paths[index], self.spec.key, self._make)
+        except DataError as exc:
+            return torch.zeros(self.size), self.targets[index], index, f"{exc.message}\0{exc.hint or ''}"
+        flip = self.mode in ("flip", "shift") and bool(torch.rand(()) < 0.5)
+        image = cut_view(base, self.spec, shift=self.mode == "shift", flip=flip)
+        return image, self.targets[index], index, ""

@@ -3,7 +3,8 @@
 :func:`load_predictor` returns a :class:`Predictor` for either
 
 * a checkpoint: a memtool checkpoint (``best.pt`` from ``memtool finetune``: it names its
-  model and carries the preprocessing it was trained with), or a bare state dict together
+  model and carries the preprocessing it was trained with, and its recipe's test-time
+  flip averaging is applied as in training), or a bare state dict together
   with the model it belongs to; the model must have one output (a regression head);
 * ``resmem``: ResMem (Needell & Bainbridge, 2022), used exactly as its package ships it:
   ``resmem.ResMem(pretrained=True)`` on ``resmem.transformer`` (resize to 256x256,
@@ -43,6 +44,7 @@ class Predictor:
     transform: Callable
     input_size: tuple[int, int, int]
     autocast: bool = True  # bfloat16/float16 autocast on CUDA
+    tta_flip: bool = False  # score = mean of the image's and its mirror image's outputs
     info: dict = field(default_factory=dict)  # what the checkpoint says about itself
 
     def predict(self, paths: Sequence[str | Path], *, batch_size: int = 32, device: str = "auto",
@@ -84,8 +86,10 @@ class Predictor:
                 if ok.any():
                     batch = batch[torch.from_numpy(ok)].to(dev, non_blocking=cuda)
                     with amp:
-                        pred = module(batch)
-                    pred = pred.float().reshape(batch.shape[0], -1)
+                        pred = module(batch).float()
+                        if self.tta_flip:
+                            pred = 0.5 * (pred + module(batch.flip(-1)).float())
+                    pred = pred.reshape(batch.shape[0], -1)
                     if pred.shape[1] != 1:
                         raise ModelError(f"{self.name} gives {pred.shape[1]} outputs per image, not one score",
                                          hint="use a checkpoint written by memtool finetune")
@@ -141,9 +145,11 @@ def load_checkpoint(path: str | Path, model: str | None = None) -> Predictor:
                          hint="predict needs a one-output regression checkpoint, e.g. best.pt from memtool finetune") from None
     extras = _extras(info.path)
     data_config = extras.get("data_config") or loaded.data_config
+    recipe = extras.get("recipe") if isinstance(extras.get("recipe"), dict) else {}
     return Predictor(
         name=str(info.path), predictor_id=f"{loaded.name}@{loaded.weights_id}", module=loaded.module,
         transform=eval_transform(data_config), input_size=tuple(data_config["input_size"]),
+        tta_flip=bool(recipe.get("tta_flip", False)),
         info={k: v for k, v in extras.items() if k != "state_dict"} | {"model": loaded.name},
     )
 

@@ -37,8 +37,9 @@ import torch
 from memtool.data.base import MemorabilityDataset
 from memtool.errors import DataError, MemtoolError, ModelError
 from memtool.finetune import checkpoint as ckpt
-from memtool.finetune.data import (ScoredImages, SplitParts, check_batch, check_headers,
-                                   default_workers, load_split_dataset, make_loader, split_parts)
+from memtool.finetune.data import (ScoredImages, SplitParts, ViewImages, ViewSpec, check_batch,
+                                   check_headers, default_workers, load_split_dataset, make_loader,
+                                   split_parts)
 from memtool.finetune.recipe import Recipe, eval_transform, input_config, train_transform
 from memtool.finetune.records import FinetuneRecords, now
 from memtool.progress import NullReporter, Reporter
@@ -127,7 +128,7 @@ def canonical_model_name(spec: str) -> str:
     return f"{source}:{arch}"
 
 
-RECIPE_VERSION = 1  # bump when the recipe's fixed choices (loss, augmentation, ...) change
+RECIPE_VERSION = 2  # bump when the recipe's fixed choices (loss, augmentation, ...) change
 
 
 def make_finetune_id(model: str, dataset_id: str, split: str, recipe: Recipe, random_init: bool) -> str:
@@ -251,7 +252,8 @@ class _Trainer:
 
     # -- setup ---------------------------------------------------------------------------
     def _setup(self) -> None:
-        from memtool.finetune.heads import find_head, load_regression_model, param_groups
+        from memtool.finetune.heads import (apply_freeze, find_head, load_regression_model,
+                                            param_groups)
         from memtool.runtime import resolve_device
 
         t0 = time.perf_counter()
@@ -279,13 +281,21 @@ class _Trainer:
         paths = self.dataset.paths
         evaluate = eval_transform(self.data_config)
 
-        def subset(idx, transform):
-            return ScoredImages([paths[i] for i in idx], z[idx], transform, size)
+        views = ViewSpec.from_data_config(self.data_config)
+
+        def subset(idx, mode):
+            """Cached views where the preprocessing allows, else the transforms on files."""
+            chosen = [paths[i] for i in idx]
+            if views is not None and mode in ("eval", "flip", "shift"):
+                return ViewImages(chosen, z[idx], views, mode)
+            transform = evaluate if mode == "eval" else train_transform(self.data_config, recipe)
+            return ScoredImages(chosen, z[idx], transform, size)
 
         check_headers([paths[i] for i in (*parts.val, *parts.test)])  # evaluated after training
-        self.train_set = subset(parts.train, train_transform(self.data_config, recipe))
-        self.val_set = subset(parts.val, evaluate)
-        self.test_set = subset(parts.test, evaluate)
+        self.train_set = subset(parts.train, recipe.augment)
+        self.train_eval_set = subset(parts.train, "eval")  # the linear probe's features
+        self.val_set = subset(parts.val, "eval")
+        self.test_set = subset(parts.test, "eval")
         self.drop_last = len(parts.train) >= recipe.batch_size
         self.steps_per_epoch = max(1, len(parts.train) // recipe.batch_size if self.drop_last else 1)
 
@@ -298,11 +308,14 @@ class _Trainer:
         if cuda:
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.n_frozen = apply_freeze(self.module, recipe, self.head_name)
         self.params = [p for p in self.module.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(param_groups(self.module, recipe, self.head_name),
                                            betas=(0.9, 0.999), **({"fused": True} if cuda else {}))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: recipe.lr_factor(step, self.steps_per_epoch))
+        self.ema = None  # made once the head is set (see _fresh / _resume)
+        self._live = None  # the training weights while the averaged ones are evaluated
         self.seconds["load"] = time.perf_counter() - t0
 
     def _autocast(self):
@@ -322,6 +335,12 @@ class _Trainer:
         self.best_state: dict | None = None
         self.resumed_from: int | None = None
         _seed_everything(self.recipe.seed)  # augmentation and dropout draw from these
+        self._new_ema()
+
+    def _new_ema(self) -> None:
+        from memtool.finetune.heads import WeightEMA
+
+        self.ema = WeightEMA(self.module, self.recipe.ema_decay) if self.recipe.ema_decay > 0 else None
 
     def _resume(self) -> None:
         """Load ``last.pt`` (and ``best.pt``) when present; otherwise start afresh."""
@@ -338,6 +357,9 @@ class _Trainer:
         if state.get("scaler") and self.scaler.is_enabled():
             self.scaler.load_state_dict(state["scaler"])
         ckpt.set_rng_state(state["rng"])
+        self._new_ema()
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
         self.epoch = int(state["epoch"])
         self.history = [EpochStats(**row) for row in state["history"]]
         self.best_epoch = state["best_epoch"]
@@ -353,7 +375,7 @@ class _Trainer:
             best = None  # another run's file: ignore it
         if self.best_epoch == self.epoch and (best is None or best["epoch"] != self.epoch):
             # Killed between last.pt and best.pt: the current weights are the best ones.
-            self.best_state = fold_scaling(self._cpu_state(), self.head_name, self.mean, self.std)
+            self.best_state = fold_scaling(self._eval_state(), self.head_name, self.mean, self.std)
             self._write_best()
         elif best is None or best["epoch"] != self.best_epoch:
             raise ModelError(
@@ -384,9 +406,11 @@ class _Trainer:
     def _save_state(self) -> None:
         ckpt.save_state(self.last_path, {
             "finetune_id": self.fid, "model": self.model_name, "epoch": self.epoch,
-            "model_state": {k: v.detach().cpu() for k, v in self.module.state_dict().items()},
+            "model_state": (self._live if self._live is not None  # training, not averaged, weights
+                            else {k: v.detach().cpu() for k, v in self.module.state_dict().items()}),
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "ema": self.ema.state_dict() if self.ema is not None else None,
             "rng": ckpt.rng_state(), "history": [vars(e) for e in self.history],
             "best_epoch": self.best_epoch, "best_val": self.best_val,
             "bad_epochs": self.bad_epochs, "stopped": self.stopped,
@@ -396,6 +420,27 @@ class _Trainer:
     def _cpu_state(self) -> dict:
         """A detached CPU copy of the weights (never views of the live parameters)."""
         return {k: v.detach().to("cpu", copy=True) for k, v in self.module.state_dict().items()}
+
+    def _eval_state(self) -> dict:
+        """A CPU copy of the weights that are evaluated: the moving average, when kept."""
+        if self.ema is None:
+            return self._cpu_state()
+        return {k: v.detach().to("cpu", copy=True) for k, v in self.ema.state.items()}
+
+    @contextlib.contextmanager
+    def _evaluated_weights(self):
+        """Run the block with the evaluated weights in the module (the moving average when
+        kept), and put the live training weights back afterwards."""
+        if self.ema is None:
+            yield
+            return
+        self._live = self._cpu_state()
+        self.module.load_state_dict(self.ema.state)
+        try:
+            yield
+        finally:
+            self.module.load_state_dict(self._live)
+            self._live = None
 
     def _total_seconds(self) -> float:
         return round(self.previous_seconds + sum(self.seconds.values()), 3)
@@ -418,6 +463,10 @@ class _Trainer:
                              workers=self.workers, device=self.device, generator=generator,
                              drop_last=self.drop_last)
         self.module.train()
+        if recipe.bn == "frozen":
+            from memtool.finetune.heads import freeze_norm_statistics
+
+            freeze_norm_statistics(self.module)
         task = self.reporter.task(f"epoch {epoch}/{recipe.epochs}: train", len(loader))
         total = torch.zeros((), device=self.device)
         seen = 0
@@ -438,6 +487,8 @@ class _Trainer:
             else:
                 self.optimizer.step()
             self.scheduler.step()
+            if self.ema is not None:
+                self.ema.update(self.module)
             total += loss.detach() * targets.shape[0]
             seen += targets.shape[0]
             task.advance()
@@ -455,16 +506,15 @@ class _Trainer:
         out = np.empty(len(dataset), dtype=np.float64)
         for images, _, index in self._batches(loader):
             with self._autocast():
-                pred = self.module(images)
-            out[index.numpy()] = pred.float().reshape(-1).cpu().numpy()
+                pred = self.module(images).float()
+                if self.recipe.tta_flip:
+                    pred = 0.5 * (pred + self.module(images.flip(-1)).float())
+            out[index.numpy()] = pred.reshape(-1).cpu().numpy()
             task.advance()
         task.close()
         return out
 
     def run(self) -> FinetuneResult:
-        from memtool.finetune.heads import fold_scaling
-        from memtool.scoring.stats import spearman
-
         self._setup()
         self._resume()
         recipe, parts = self.recipe, self.parts
@@ -481,6 +531,8 @@ class _Trainer:
         })
         self.records.drop_epochs_after(self.fid, self.epoch)  # rows of epochs to be repeated
         z_val = (self.y[parts.val] - self.mean) / self.std
+        if recipe.head_init == "ridge" and self.resumed_from is None:
+            self._linear_probe(z_val)
         while not self.stopped and self.epoch < recipe.epochs:
             epoch = self.epoch + 1
             t0 = time.perf_counter()
@@ -490,43 +542,110 @@ class _Trainer:
                 raise ModelError(f"training of {self.model_name} diverged in epoch {epoch} (loss {train_loss})",
                                  hint=f"lower --lr (now {recipe.lr:g})")
             t0 = time.perf_counter()
-            val_pred = self.predict(self.val_set, f"epoch {epoch}/{recipe.epochs}: validate")
-            val_loss = float(np.mean((val_pred - z_val) ** 2))
-            val_rho = spearman(val_pred, z_val)
-            t_eval = time.perf_counter() - t0
-            self.seconds["train"] += t_train
-            self.seconds["eval"] += t_eval
-
-            t0 = time.perf_counter()
-            score = val_rho if _finite(val_rho) else -2.0  # constant predictions rank last
-            improved = score > self.best_val
-            if improved:
-                self.best_epoch, self.best_val, self.bad_epochs = epoch, score, 0
-            else:
-                self.bad_epochs += 1
-            self.epoch = epoch
-            self.stopped = self.bad_epochs >= recipe.patience and epoch < recipe.epochs
-            stats = EpochStats(epoch, train_loss, val_loss, val_rho,
-                               self.optimizer.param_groups[0]["lr"], round(t_train, 4),
-                               round(t_eval, 4), seen / t_train if t_train > 0 else float("nan"),
-                               improved)
-            self.history.append(stats)
-            self.records.write_epoch({"finetune_id": self.fid, **vars(stats)}, {
-                "epochs_done": epoch, "best_epoch": self.best_epoch,
-                "best_val_rho": self.best_val if self.best_val > -2 else None,
-                "stopped_early": self.stopped, "seconds": self._total_seconds(),
-            })
-            self._save_state()
-            if improved:
-                self.best_state = fold_scaling(self._cpu_state(), self.head_name, self.mean, self.std)
-                self._write_best()
-            self.seconds["bookkeeping"] += time.perf_counter() - t0
-            self.reporter.message(
-                f"{self.model_name} {parts.name} epoch {epoch}/{recipe.epochs}: train loss "
-                f"{train_loss:.4f}, val loss {val_loss:.4f}, val rho {val_rho:.4f}"
-                + (" (best)" if improved else "")
-                + (f"; no gain for {self.bad_epochs} epochs: stopping" if self.stopped else ""))
+            with self._evaluated_weights():
+                val_pred = self.predict(self.val_set, f"epoch {epoch}/{recipe.epochs}: validate")
+                t_eval = time.perf_counter() - t0
+                self._end_epoch(epoch, train_loss, val_pred, z_val, self._backbone_lr(), t_train,
+                                t_eval, seen)
         return self._finish()
+
+    def _backbone_lr(self) -> float:
+        """The largest backbone learning rate now (the top layers'; the head's if all are frozen)."""
+        groups = self.optimizer.param_groups
+        rates = [g["lr"] for g in groups if not str(g.get("name", "")).startswith("head")]
+        return max(rates) if rates else groups[0]["lr"]
+
+    def _end_epoch(self, epoch: int, train_loss: float, val_pred: np.ndarray, z_val: np.ndarray,
+                   lr: float, t_train: float, t_eval: float, seen: int) -> None:
+        """Early-stopping bookkeeping, the epoch's row, last.pt and (if improved) best.pt.
+        Runs with the evaluated weights in the module."""
+        from memtool.finetune.heads import fold_scaling
+        from memtool.scoring.stats import spearman
+
+        recipe, parts = self.recipe, self.parts
+        val_loss = float(np.mean((val_pred - z_val) ** 2))
+        val_rho = spearman(val_pred, z_val)
+        self.seconds["train"] += t_train
+        self.seconds["eval"] += t_eval
+        t0 = time.perf_counter()
+        score = val_rho if _finite(val_rho) else -2.0  # constant predictions rank last
+        improved = score > self.best_val
+        if improved:
+            self.best_epoch, self.best_val, self.bad_epochs = epoch, score, 0
+        elif epoch > 0:
+            self.bad_epochs += 1
+        self.epoch = epoch
+        self.stopped = self.bad_epochs >= recipe.patience and epoch < recipe.epochs
+        stats = EpochStats(epoch, train_loss, val_loss, val_rho, lr, round(t_train, 4),
+                           round(t_eval, 4), seen / t_train if t_train > 0 else float("nan"),
+                           improved)
+        self.history.append(stats)
+        self.records.write_epoch({"finetune_id": self.fid, **vars(stats)}, {
+            "epochs_done": epoch, "best_epoch": self.best_epoch,
+            "best_val_rho": self.best_val if self.best_val > -2 else None,
+            "stopped_early": self.stopped, "seconds": self._total_seconds(),
+        })
+        if improved:
+            self.best_state = fold_scaling(self._cpu_state(), self.head_name, self.mean, self.std)
+        self._save_state()
+        if improved:
+            self._write_best()
+        self.seconds["bookkeeping"] += time.perf_counter() - t0
+        what = "linear probe (epoch 0)" if epoch == 0 else f"epoch {epoch}/{recipe.epochs}"
+        self.reporter.message(
+            f"{self.model_name} {parts.name} {what}: train loss "
+            f"{train_loss:.4f}, val loss {val_loss:.4f}, val rho {val_rho:.4f}"
+            + (" (best)" if improved else "")
+            + (f"; no gain for {self.bad_epochs} epochs: stopping" if self.stopped else ""))
+
+    @torch.inference_mode()
+    def _features(self, dataset, label: str) -> np.ndarray:
+        """The head's input for every image of ``dataset`` (eval mode, no flip)."""
+        from memtool.finetune.heads import HeadInput, find_head
+
+        _, head = find_head(self.module, self.model_name)
+        loader = make_loader(dataset, batch_size=self.recipe.batch_size, shuffle=False,
+                             workers=self.workers, device=self.device,
+                             generator=torch.Generator().manual_seed(0))
+        self.module.eval()
+        task = self.reporter.task(label, len(loader))
+        out = None
+        with HeadInput(head) as captured:
+            for images, _, index in self._batches(loader):
+                with self._autocast():
+                    self.module(images)
+                feats = captured.batches.pop()
+                if out is None:
+                    out = np.empty((len(dataset), feats.shape[1]), dtype=np.float32)
+                out[index.numpy()] = feats.numpy()
+                task.advance()
+        task.close()
+        return out
+
+    def _linear_probe(self, z_val: np.ndarray) -> None:
+        """LP-FT's first step: the head becomes the sweep's ridge readout of the penultimate
+        features of the training images; scored on the validation images as epoch 0."""
+        from memtool.finetune.heads import find_head, ridge_head, set_head
+
+        t0 = time.perf_counter()
+        parts = self.parts
+        z_train = (self.y[parts.train] - self.mean) / self.std
+        train_x = self._features(self.train_eval_set, "linear probe: features")
+        published = parts.val_source == "published"
+        val_x = self._features(self.val_set, "linear probe: validation features") if published else None
+        weight, bias, alpha = ridge_head(train_x, z_train, val_features=val_x,
+                                         val_z=z_val if published else None)
+        _, head = find_head(self.module, self.model_name)
+        set_head(head, weight, bias)
+        self.probe_alpha = alpha
+        train_loss = float(np.mean((train_x @ weight + bias - z_train) ** 2))
+        t_train = time.perf_counter() - t0
+        self._new_ema()  # the average starts from the probed model
+        t0 = time.perf_counter()
+        with self._evaluated_weights():
+            val_pred = self.predict(self.val_set, "linear probe: validate")
+            self._end_epoch(0, train_loss, val_pred, z_val, 0.0, t_train,
+                            time.perf_counter() - t0, len(parts.train))
 
     def _finish(self) -> FinetuneResult:
         from memtool.models.weights import weights_digest

@@ -51,3 +51,27 @@ def test_evaluate_and_predict_with_resmem(tmp_path):
     with torch.no_grad():
         direct = float(model(transformer(Image.open(image).convert("RGB")).view(-1, 3, 227, 227)))
     assert score == pytest.approx(direct, abs=1e-5)
+
+
+def test_finetune_resmems_own_backbone(tmp_path):
+    """`memtool finetune --model resmem`: ResMem's ResNet-152 with a one-output head, started
+    from the ridge readout of its penultimate (2048-d pooled) features, trains and saves a
+    checkpoint that `memtool predict` loads."""
+    db, out = tmp_path / "r.duckdb", tmp_path / "out"
+    res = runner.invoke(app, ["finetune", "--model", "resmem", "--data", "demo", "--limit", "24",
+                              "--folds", "4", "--split", "1", "--epochs", "1", "--batch-size", "6",
+                              "--img-size", "64", "--val-fraction", "0.25", "--n-boot", "50",
+                              "--no-penultimate", "--device", "cpu", "--db", str(db), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    _, rows = Store(db).query("SELECT model, status, penultimate_layer, test_rho, recipe->>'head_init' "
+                              "FROM finetune_runs")
+    (model, status, penultimate, rho, head_init), = rows
+    assert (model, status, head_init) == ("resmem", "completed", "ridge") and math.isfinite(rho)
+    _, epochs = Store(db).query("SELECT epoch FROM finetune_epochs ORDER BY epoch")
+    assert [e for (e,) in epochs] == [0, 1]
+    best = next(out.rglob("best.pt"))
+    image = sorted((demo_root() / "images").glob("*.jpg"))[0]
+    res = runner.invoke(app, ["predict", str(image), "--checkpoint", str(best), "--out",
+                              str(tmp_path / "p.csv"), "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    assert math.isfinite(float(next(csv.DictReader(open(tmp_path / "p.csv")))["score"]))

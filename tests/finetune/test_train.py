@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from memtool.cli.main import app
 from memtool.finetune.checkpoint import BEST_FORMAT, read_best
+from memtool.finetune.recipe import Recipe
 from memtool.finetune.records import FinetuneRecords
 from memtool.finetune.train import finetune_model
 from memtool.models.registry import load_model
@@ -27,16 +28,17 @@ def invoke(*args):
 
 
 def test_epoch_rows_land_in_the_store_while_training(trained):
-    # When epoch k is announced its row (and those before it) are already committed.
-    assert [seen for _, seen in trained.watcher.seen] == [[1], [1, 2]]
+    # When epoch k is announced its row (and those before it) are already committed;
+    # epoch 0 is the linear probe the head starts from (LP-FT).
+    assert [seen for _, seen in trained.watcher.seen] == [[0, 1], [0, 1, 2]]
     rows = FinetuneRecords(Store(trained.db)).epochs(trained.result.finetune_id)
-    assert [r["epoch"] for r in rows] == [1, 2]
+    assert [r["epoch"] for r in rows] == [0, 1, 2] and rows[0]["lr"] == 0
     for row, stats in zip(rows, trained.result.epochs):
         assert row["train_loss"] == pytest.approx(stats.train_loss)
         assert row["val_rho"] == pytest.approx(stats.val_rho)
         assert math.isfinite(row["val_loss"]) and row["seconds"] > 0 and row["images_per_s"] > 0
     # Warm-up over epoch 1 reaches the peak lr; the cosine reaches 0 at the end of epoch 2.
-    assert rows[0]["lr"] == pytest.approx(1e-4) and rows[1]["lr"] == pytest.approx(0.0, abs=1e-12)
+    assert rows[1]["lr"] == pytest.approx(Recipe().lr) and rows[2]["lr"] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_run_row_has_test_rho_ci_and_recipe(trained):
@@ -83,13 +85,18 @@ def test_predict_from_checkpoint_matches_the_in_memory_model(trained, tmp_path):
     np.testing.assert_allclose(predicted, r.test_predictions, atol=2e-6)
     # Scores are on the memorability scale (standardisation folded into the head).
     assert 0.0 < predicted.mean() < 1.5
-    # The in-memory module itself gives the same numbers for one image.
+    # The in-memory module itself gives the same numbers for one image, from the evaluation
+    # transform on the file (training used cached views of it): the mean of the image's and
+    # its mirror image's outputs (the recipe's test-time flip averaging).
     from memtool.data.images import read_rgb
     from memtool.finetune.recipe import eval_transform
 
     x = eval_transform(r.data_config)(read_rgb(r.test_paths[0]))[None]
     with torch.no_grad():
-        assert float(r.module.cpu().eval()(x)) == pytest.approx(predicted[0], abs=2e-6)
+        module = r.module.cpu().eval()
+        both = 0.5 * (float(module(x)) + float(module(x.flip(-1))))
+        assert both == pytest.approx(predicted[0], abs=2e-6)
+        assert float(module(x)) != pytest.approx(predicted[0], abs=2e-6)
 
 
 def test_predict_writes_the_store_table(trained, tmp_path):
@@ -117,7 +124,7 @@ def test_finished_run_is_skipped(trained):
     again = finetune_model(config(trained.out), trained.db)
     assert again.status == "skipped" and again.finetune_id == trained.result.finetune_id
     assert again.test_rho == pytest.approx(trained.result.test_rho)
-    assert [e.epoch for e in again.epochs] == [1, 2]
+    assert [e.epoch for e in again.epochs] == [0, 1, 2]  # 0: the linear probe
 
 
 @pytest.mark.slow

@@ -68,7 +68,7 @@ def test_folding_the_scaling_turns_z_scores_into_scores():
 
 
 def test_param_groups_separate_head_and_decay():
-    groups = {g["name"]: g for g in param_groups(Net(), Recipe(lr=1e-4, head_lr_mult=10, weight_decay=0.05), "fc")}
+    groups = {g["name"]: g for g in param_groups(Net(), Recipe(lr=1e-4, head_lr_mult=10, weight_decay=0.05, layer_decay=1.0), "fc")}
     assert set(groups) == {"backbone", "backbone_no_decay", "head", "head_no_decay"}
     assert groups["head"]["lr"] == pytest.approx(1e-3) and groups["backbone"]["lr"] == pytest.approx(1e-4)
     assert groups["backbone_no_decay"]["weight_decay"] == 0 and groups["backbone"]["weight_decay"] == 0.05
