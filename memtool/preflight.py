@@ -39,6 +39,9 @@ def check_options(config) -> None:
         raise UsageError(f"--n-boot must be 0 or more, not {config.n_boot}")
     if config.commit_every < 1:
         raise UsageError(f"commit_every must be at least 1, not {config.commit_every}")
+    from memtool.extract.brainscore_pca import check_mode
+
+    check_mode(config.brain_features)
 
 
 def check_models(config) -> None:

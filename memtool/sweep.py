@@ -133,11 +133,13 @@ def build_context(config: SweepConfig) -> SweepContext:
     dataset_id = dataset.fingerprint()
     setup_id = _digest({"dataset": dataset_id, "reducer": reducer.spec,
                         "readout": readout.describe(), "target": TARGET})
-    reference = _brainscore_reference(config)  # before any work: the PCA reference images
-    brain = []
+    brain, reference = [], None
     if config.brain:
-        from memtool.scoring.brain import brain_setup_id, load_brain_targets
+        from memtool.scoring.brain import (brain_setup_id, check_registry_specs,
+                                           load_brain_targets)
 
+        check_registry_specs(config.brain)  # unknown benchmark ids first, then (before any
+        reference = _brainscore_reference(config)  # data is loaded) the PCA reference images
         targets = load_brain_targets(config.brain, seed=config.seed,
                                      regression=config.brain_regression,
                                      impl=config.brain_regression_impl, device=device)
@@ -292,9 +294,6 @@ def _features_mode(config: SweepConfig, spec: str | None = None, kind: str | Non
 
 def _brainscore_reference(config: SweepConfig):
     """The reference images of Brain-Score features, when a brain target uses them."""
-    from memtool.extract.brainscore_pca import check_mode
-
-    check_mode(config.brain_features)
     if not any(_features_mode(config, spec=s) == "brainscore" for s in config.brain):
         return None
     from memtool.extract.brainscore_pca import resolve_reference_images

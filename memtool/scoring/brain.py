@@ -598,27 +598,18 @@ def _fast_regression(metric, impl: str, device):
     return metric, "exact"
 
 
+def check_registry_specs(specs: list[str]) -> None:
+    """Refuse unknown Brain-Score benchmark ids among ``--brain`` specs without building any
+    benchmark (no data loaded), so the check can come before slower preparations."""
+    for spec in specs:
+        spec = spec.strip()
+        if spec and not _is_local(spec):
+            _registry_factory(ALIASES.get(spec, spec))
+
+
 def registry_target(identifier: str, *, impl: str = "fast", device=None) -> BrainTarget:
     """A benchmark from ``brainscore_vision.benchmark_registry``, built by brainscore-vision."""
-    bv = _bs()
-    factory = bv.benchmark_registry.get(identifier)
-    if factory is None:
-        from brainscore_core.plugin_management.import_plugin import import_plugin
-
-        try:
-            with _quiet():
-                import_plugin("brainscore_vision", "benchmarks", identifier)
-        except AssertionError:
-            raise UsageError(
-                f"unknown brain target '{identifier}': no such Brain-Score benchmark",
-                hint=f"use {SPEC_HELP}",
-            ) from None
-        factory = bv.benchmark_registry.get(identifier)
-        if factory is None:
-            raise UsageError(
-                f"Brain-Score benchmark '{identifier}' did not register itself",
-                hint="check the brainscore-vision installation",
-            )
+    factory = _registry_factory(identifier)
     try:
         with _quiet(), _downloads_fail_fast(identifier):
             benchmark = factory()
@@ -665,6 +656,29 @@ def registry_target(identifier: str, *, impl: str = "fast", device=None) -> Brai
         target.region = identifier
     return target
 
+
+def _registry_factory(identifier: str):
+    """The registry's factory for a benchmark id (importing its plugin when needed)."""
+    bv = _bs()
+    factory = bv.benchmark_registry.get(identifier)
+    if factory is None:
+        from brainscore_core.plugin_management.import_plugin import import_plugin
+
+        try:
+            with _quiet():
+                import_plugin("brainscore_vision", "benchmarks", identifier)
+        except AssertionError:
+            raise UsageError(
+                f"unknown brain target '{identifier}': no such Brain-Score benchmark",
+                hint=f"use {SPEC_HELP}",
+            ) from None
+        factory = bv.benchmark_registry.get(identifier)
+        if factory is None:
+            raise UsageError(
+                f"Brain-Score benchmark '{identifier}' did not register itself",
+                hint="check the brainscore-vision installation",
+            )
+    return factory
 
 def _bibtex_title(bibtex) -> str:
     if not isinstance(bibtex, str):
