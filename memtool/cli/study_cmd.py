@@ -114,13 +114,12 @@ def plan(
     console.print(f"study {study.name}: {len(study.models)} models on {study.data} "
                   f"(splits {study.splits}), brain {', '.join(study.brain) or 'none'}, "
                   f"device {result.device_label}", highlight=False, soft_wrap=True)
-    rows = [(s.title, s.work, _hours(s.seconds), _gib(s.peak_bytes), _gib(s.disk_bytes), s.basis)
-            for s in result.stages]
-    rows.append(("total", "", _hours(result.total_seconds), _gib(result.peak_bytes),
-                 _gib(result.disk_bytes), ""))
-    console.print(result_table(["stage", "work", f"{result.unit}-hours", "peak memory",
-                                "disk", "basis"], rows, title="projected cost",
-                               no_wrap=("stage",)))
+    rows = [(s.stage, _hours(s.seconds), _gib(s.peak_bytes), _gib(s.disk_bytes)) for s in result.stages]
+    rows.append(("total", _hours(result.total_seconds), _gib(result.peak_bytes), _gib(result.disk_bytes)))
+    console.print(result_table(["stage", f"{result.unit}-hours", "peak memory", "checkpoint disk"],
+                               rows, title="projected cost", no_wrap=("stage",)))
+    for s in result.stages:
+        console.print(f"{s.title}: {s.work}; basis: {s.basis}", highlight=False, soft_wrap=True)
     for line in result.notes:
         console.print(f"note: {line}", highlight=False, soft_wrap=True)
 

