@@ -76,11 +76,12 @@ def status(
 
     study = _load(study_file, check_data=False)
     stages = study_status(study, db)
-    rows = [(s.title, s.state, f"{s.done}/{s.total}", len(s.running), len(s.failed),
-             len(s.interrupted), len(s.left), f"{s.seconds:.0f}") for s in stages]
-    console.print(result_table(["stage", "state", "done", "running", "failed", "interrupted",
-                                "left", "s"], rows, title=f"study {study.name} ({db or study.store})",
-                               no_wrap=("stage",)))
+    rows = [(f"{i} {s.stage}", s.state, f"{s.done}/{s.total}", len(s.running),
+             len(s.failed) + len(s.interrupted), len(s.left), f"{s.seconds:.0f}")
+            for i, s in enumerate(stages, 1)]
+    console.print(result_table(["stage", "state", "done", "running", "failed/stopped", "left",
+                                "seconds"], rows, title=f"study {study.name} ({db or study.store})",
+                               no_wrap=("stage", "state")))
     for s in stages:
         for item in s.running:
             console.print(f"running: {s.stage} {item}", highlight=False, soft_wrap=True)
