@@ -604,6 +604,12 @@ def make_plan(study: Study, *, db: Path | None = None, recalibrate: bool = False
         notes.append("scoring (memorability readout, brain metrics) is costed at this CPU's "
                      "measured speed, as it would run on the GPU node's CPUs; the GPU-hours "
                      "column is wall time of one GPU with its node")
+    try:
+        load = os.getloadavg()[0]
+        notes.append(f"load average {load:.2f} on {os.cpu_count()} cores while planning: numbers "
+                     "measured here scale with the machine's load")
+    except OSError:
+        pass
     if any(speeds[n].basis != "measured" and speeds[n].basis != "cached" for n in models):
         worst = max(models, key=lambda n: speeds[n].peak_train or 0)
         notes.append(f"peak memory of models not calibrated here is an upper estimate (weights, "
