@@ -15,8 +15,9 @@ How each number is reached (the plan prints the basis of every stage):
 * **Extrapolation**: a model without weights here gets the calibrated models' median
   seconds per GFLOP (inference and training separately) times its own FLOPs; the plan
   lists those models. For a CUDA study planned on a machine without a GPU, every model
-  is extrapolated from FLOPs at ``plan.gpu_tflops`` effective TFLOP/s (default 30, about
-  what ResNet-50 reaches in mixed precision on an A100-class card), bounded by image
+  is extrapolated from FLOPs (two per multiply-add) at ``plan.gpu_tflops`` effective
+  TFLOP/s (default 30: about half of what ResNet-50 training reaches in mixed precision on
+  an A100, ~2,500 images/s x 3 x 8.2 GFLOPs; deliberately conservative), bounded by image
   decoding at the rate measured here per core times 8 loader workers.
 * **Scoring**: the memorability readout is timed here on random features of the data
   set's size (one layer, every split) and scaled by each layer's width; a Brain-Score
@@ -69,6 +70,7 @@ class Arch:
     widths: list[int]  # pooled feature width of each selected layer
     act_bytes_ft: int  # activations a training step keeps per image (all module outputs)
     weights_here: str | None
+    penultimate_swept: bool = False  # the sweep's selection holds the penultimate layer
 
 
 @dataclass
@@ -196,8 +198,12 @@ def describe_arch(name: str, layers: str, ft_size: int | None, reducer: str) -> 
     selected = [l.name for l in enumerate_layers(module, layers)]
     widths = [_width(shapes.get(n), reducer) for n in selected if n in shapes]
     n_params = sum(p.numel() for p in module.parameters())
+    try:
+        penultimate = {l.name for l in enumerate_layers(module, "penultimate")}
+    except Exception:
+        penultimate = set()
     return Arch(name, size, gflops, gflops_ft, ft, n_params, len(widths), widths, act,
-                weights_here(name))
+                weights_here(name), bool(penultimate) and penultimate <= set(selected))
 
 
 def _width(shape: tuple | None, reducer: str) -> int:
@@ -476,8 +482,8 @@ def make_plan(study: Study, *, db: Path | None = None, recalibrate: bool = False
         per_core = decode_rate()
         decode_floor = 1 / (per_core * 8)
         notes.append(f"no GPU here: every model's GPU time is extrapolated from its FLOPs at "
-                     f"{gpu_tflops:g} effective TFLOP/s (plan.gpu_tflops; about ResNet-50 in "
-                     f"mixed precision on an A100-class card), a training step counted as 3x "
+                     f"{gpu_tflops:g} effective TFLOP/s (plan.gpu_tflops; about half of ResNet-50 "
+                     f"training in mixed precision on an A100), a training step counted as 3x "
                      f"the forward FLOPs, and no faster than 8 loader workers decoding "
                      f"{per_core:.0f} images/s each (measured here on one core)")
         for name, a in archs.items():
@@ -585,7 +591,8 @@ def make_plan(study: Study, *, db: Path | None = None, recalibrate: bool = False
             n_stim * s.fwd_ft_s + per for _, n_stim, per in targets)
         pre = n_images * s.fwd_s + readout(a.widths[-1:]) + sum(
             n_stim * s.fwd_s + per for _, n_stim, per in targets)
-        t += (one + pre) * len(study.splits)
+        # the pretrained penultimate layer is skipped when stage 1 scored it already
+        t += (one + (0.0 if a.penultimate_swept else pre)) * len(study.splits)
         peak = max(peak, s.peak_fwd or 0)
     stages.append(StageCost("penultimate", STAGE_TITLES["penultimate"],
                             f"{2 * runs} sweeps of one layer", t, peak, None, _basis(speeds, models)))
