@@ -68,6 +68,7 @@ def finetune(
                               "(repeatable; default: demo-it for the demo, else none)"),
     force: bool = typer.Option(False, "--force", help="retrain runs that finished before"),
     db: Path = typer.Option(None, "--db", help=DB_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars or progress lines"),
 ) -> None:
     """Fine-tune pretrained networks to predict memorability; every epoch lands in the store.
 
@@ -77,7 +78,7 @@ def finetune(
     Re-running the same command resumes: finished models are skipped, an interrupted one
     continues from its last epoch. See docs/finetune.md for the recipe and the study.
     """
-    from memtool.cli.progress import RichReporter
+    from memtool.cli.progress import progress_reporter
     from memtool.cli.sweep_cmd import read_models_file
     from memtool.errors import UsageError
     from memtool.finetune.recipe import RECIPE_V1, Recipe
@@ -104,7 +105,7 @@ def finetune(
                          random_init=random_init, n_boot=n_boot, force=force,
                          score_penultimate=penultimate, brain=list(brain) or None)
     db = db or default_db()
-    with RichReporter(console) as reporter:
+    with progress_reporter(console, quiet) as reporter:
         result = run_study(config, db, command=command_line(), reporter=reporter)
     _summary(result)
 

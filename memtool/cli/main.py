@@ -14,6 +14,7 @@ from memtool.cli.predict_cmd import evaluate, predict
 from memtool.cli.query_cmd import query
 from memtool.cli.report_cmd import report
 from memtool.cli.sweep_cmd import sweep
+from memtool.cli import study_cmd
 from memtool.cli.tui_cmd import tui
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ app.command()(predict)
 app.command()(evaluate)
 app.command()(ingest)
 app.add_typer(data_cmd.app, name="data")
+app.add_typer(study_cmd.app, name="study")
 
 
 def _version(value: bool) -> None:

@@ -30,16 +30,17 @@ def predict(
     skip_bad: bool = typer.Option(False, "--skip-bad", help="leave out images that cannot be read "
                                                             "instead of stopping"),
     show: int = typer.Option(20, help="rows shown in the terminal"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars or progress lines"),
 ) -> None:
     """Predict memorability scores for images with a fine-tuned checkpoint or ResMem."""
     import csv
 
-    from memtool.cli.progress import RichReporter
+    from memtool.cli.progress import progress_reporter
     from memtool.finetune.predict import collect_images, load_predictor
 
     paths = collect_images(images)
     predictor = load_predictor(checkpoint=checkpoint, baseline=baseline, model=model)
-    with RichReporter(console) as reporter:
+    with progress_reporter(console, quiet) as reporter:
         scores, bad = predictor.predict(paths, batch_size=batch_size, device=device,
                                         workers=workers, skip_bad=skip_bad, reporter=reporter)
     skipped = {path for path, _ in bad}
@@ -93,6 +94,7 @@ def evaluate(
     workers: Optional[int] = typer.Option(None, help="image-loading processes"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="write image,score,prediction rows to this CSV"),
     db: Path = typer.Option(None, "--db", help=DB_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars or progress lines"),
 ) -> None:
     """Spearman rho of a checkpoint or a baseline on held-out images of a scored data set.
 
@@ -102,7 +104,7 @@ def evaluate(
     """
     import csv
 
-    from memtool.cli.progress import RichReporter
+    from memtool.cli.progress import progress_reporter
     from memtool.errors import UsageError
     from memtool.finetune.data import load_split_dataset, split_parts
     from memtool.finetune.predict import evaluate as run_evaluation
@@ -130,7 +132,7 @@ def evaluate(
     dataset = load_split_dataset(spec, number, folds=pick(folds, "folds", 5), seed=seed_,
                                  limit=pick(limit, "limit", None))
     parts = split_parts(dataset, number, val_fraction=pick(val_fraction, "val_fraction", 0.1), seed=seed_)
-    with RichReporter(console) as reporter:
+    with progress_reporter(console, quiet) as reporter:
         result = run_evaluation(predictor, dataset, parts, part, n_boot=n_boot, seed=seed_,
                                 batch_size=batch_size, device=device, workers=workers,
                                 reporter=reporter)

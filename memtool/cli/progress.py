@@ -1,10 +1,14 @@
-"""Rich progress bars behind the core's Reporter protocol."""
+"""Progress for the commands: rich bars on a terminal, plain lines in a log, or nothing."""
 
 from __future__ import annotations
+
+import contextlib
 
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
+
+from memtool.progress import LineReporter
 
 
 class _RichTask:
@@ -43,3 +47,50 @@ class RichReporter:
 
     def message(self, text: str) -> None:
         self.progress.console.print(text, highlight=False)
+
+    def context(self, model: str | None) -> None:  # the bars name their task already
+        pass
+
+
+class _QuietTask:
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class QuietReporter:
+    """--quiet: no bars and no progress lines; messages (what was skipped, resumed) still print."""
+
+    def __init__(self, console: Console):
+        self.console = console
+
+    def task(self, description: str, total: int | None) -> _QuietTask:
+        return _QuietTask()
+
+    def message(self, text: str) -> None:
+        self.console.print(text, highlight=False, soft_wrap=True)
+
+    def context(self, model: str | None) -> None:
+        pass
+
+
+class ConsoleLineReporter(LineReporter):
+    """LineReporter writing through a rich console (no markup, no wrapping)."""
+
+    def __init__(self, console: Console, every: float = 30.0):
+        super().__init__(lambda text: console.print(text, highlight=False, markup=False,
+                                                    soft_wrap=True), every=every)
+
+
+@contextlib.contextmanager
+def progress_reporter(console: Console, quiet: bool = False):
+    """The reporter a command uses: bars on a terminal, plain lines otherwise, none if quiet."""
+    if quiet:
+        yield QuietReporter(console)
+    elif console.is_terminal:
+        with RichReporter(console) as reporter:
+            yield reporter
+    else:
+        yield ConsoleLineReporter(console)

@@ -38,6 +38,7 @@ def sweep(
     memory_budget: float = typer.Option(4.0, help="GiB of layer features held at once (more layers -> more passes)"),
     n_boot: int = typer.Option(1000, help="bootstrap resamples for confidence intervals"),
     db: Path = typer.Option(None, "--db", help=DB_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars or progress lines"),
     top: int = typer.Option(10, help="rows in the best-layers table"),
     brain: Optional[List[str]] = typer.Option(
         None, "--brain",
@@ -70,7 +71,7 @@ def sweep(
 
     With no options: the bundled demo (EfficientNet-Lite0 with ImageNet weights on 300 LNSIM scene images), offline, a few minutes on a laptop CPU.
     """
-    from memtool.cli.progress import RichReporter
+    from memtool.cli.progress import progress_reporter
     from memtool.sweep import DEMO_MODEL, SweepConfig, run_sweep
 
     specs = list(model or []) + (read_models_file(models_from) if models_from else [])
@@ -87,7 +88,7 @@ def sweep(
         pca_images=str(pca_images) if pca_images else None,
     )
     db = db or default_db()
-    with RichReporter(console) as reporter:
+    with progress_reporter(console, quiet) as reporter:
         result = run_sweep(config, db, command=command_line(), reporter=reporter, engine=engine,
                            ray_options={"address": address, "results_dir": results_dir,
                                         "max_retries": max_retries, "cpus_per_task": cpus_per_task})

@@ -126,9 +126,12 @@ class LayerTap:
 
     def _hook_for(self, name: str) -> Callable:
         target = self.features[name]
+        shape = next(p.output_shape for p in self.layers if p.name == name)
 
         def hook(_module, _inputs, output):
             t = first_tensor(output)
+            if tuple(t.shape[1:]) != shape:  # an earlier call of a module called several times
+                return  # (ResNet's shared ReLU): its last call, the one probed, is recorded
             reduced = self.reducer.reduce(name, t.detach())
             target[self._rows] = reduced.float().cpu().numpy()
         return hook

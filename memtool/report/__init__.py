@@ -16,7 +16,7 @@ from typing import Sequence
 from memtool.errors import UsageError
 
 FIGURE_PREFIXES = ("memorability_vs_brain", "depth_profiles", "best_layers", "finetune_rho",
-                   "finetune_vs_similarity")
+                   "finetune_vs_similarity", "study_tracking", "study_relation", "study_baselines")
 
 
 @dataclass
@@ -101,8 +101,12 @@ def build_report(db: str | Path, out_dir: str | Path, *, runs: Sequence[str] | N
                 "(open; a grey line joins the two), one panel per brain target "
                 "(finetune_penultimate_scores: the latest completed run per model)."))
 
+    from memtool.report.study import findings_html, load_findings
+
+    findings = load_findings(Store(db))  # a study store: its three findings lead the page
+    lead = findings_html(findings, emit) if findings is not None else None
     page = render_index(data, sections, ft_section, version=__version__, runs=runs,
-                        models=models, targets=targets)
+                        models=models, targets=targets, lead=lead)
     out.mkdir(parents=True, exist_ok=True)
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")

@@ -266,13 +266,15 @@ def selection_line(runs, models, targets) -> str:
 
 def render_index(data: ReportData, sections: list[StudySection],
                  finetune: FinetuneSection | None, *, version: str, runs=None, models=None,
-                 targets=None) -> str:
+                 targets=None, lead: str | None = None) -> str:
     """The whole page as a string (UTF-8, no external resources)."""
     body = [f"<h1>memtool report: {escape(data.db_name)}</h1>",
             f'<p class="sub">Selection — {selection_line(runs, models, targets)}</p>']
     if data.missing:
         body.append('<div class="missing" id="missing"><b>Not in this report:</b><ul>'
                     + "".join(f"<li>{prose(m)}</li>" for m in data.missing) + "</ul></div>")
+    if lead:  # a study store: memtool.report.study's findings come first
+        body.append(lead)
     for i, section in enumerate(sections, start=1):
         body.append(study_html(i, section, len(sections)))
     if finetune is not None:
