@@ -41,7 +41,7 @@ def _register():
     import pandas as pd
 
     from memtool.data.neural import load_cowley2023
-    from memtool.scoring.brain import _bs
+    from memtool.brainscore_env import import_brainscore as _bs
 
     bv = _bs()
     from brainscore_core.metrics import Score

@@ -108,7 +108,7 @@ def resolve_reference_images(pca_images: str | Path | None, n: int = N_COMPONENT
                 f"{hdf5} and Brain-Score's storage cannot be reached",
                 hint="set MT_IMAGENET_PATH to a copy of brainscore's imagenet2012.hdf5, or pass "
                 f"--pca-images DIR (a folder of >= {n} images)") from None
-    from memtool.scoring.brain import _bs, _quiet
+    from memtool.brainscore_env import import_brainscore as _bs, quiet as _quiet
 
     _bs()
     with _quiet():

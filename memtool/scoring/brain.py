@@ -33,18 +33,19 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import math
 import os
 import socket
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from memtool.brainscore_env import brainscore_version  # noqa: F401 (part of this module's API)
+from memtool.brainscore_env import import_brainscore as _bs
+from memtool.brainscore_env import quiet as _quiet
 from memtool.errors import DataError, MemtoolError, UsageError
 
 # Short names for the standard public Brain-Score benchmarks.
@@ -85,41 +86,7 @@ class BrainScore:
         return self.ceiled if self.ceiled is not None else self.raw
 
 
-# -- brainscore-vision, imported lazily ------------------------------------------------------
-
-
-def brainscore_version() -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version("brainscore_vision")
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _bs():
-    """Import brainscore_vision with settings fit for a library call (no pip, no noise)."""
-    # Plugins may list requirements that brainscore would pip-install on load; never do
-    # that in the middle of a sweep.
-    os.environ.setdefault("BS_INSTALL_DEPENDENCIES", "no")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import brainscore_vision
-    except ImportError:
-        raise UsageError(
-            "brain scoring needs brainscore-vision, which is not installed",
-            hint="pip install brainscore-vision (a memtool dependency; reinstall memtool)",
-        ) from None
-    return brainscore_vision
-
-
-@contextlib.contextmanager
-def _quiet():
-    """Hide brainscore's progress bars and warnings (they write to stderr)."""
-    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-        warnings.simplefilter("ignore")
-        yield
+# -- brainscore-vision, imported lazily (memtool.brainscore_env) -----------------------------
 
 
 def brainio_cache() -> Path:

@@ -65,7 +65,7 @@ def test_fit_needs_as_many_images_as_components():
 
 
 def test_transform_is_brainscores_load_preprocess_images():
-    from memtool.scoring.brain import _bs
+    from memtool.brainscore_env import import_brainscore as _bs
 
     _bs()
     from brainscore_vision.model_helpers.activations.pytorch import load_preprocess_images
