@@ -314,7 +314,6 @@ def calibrate(name: str, kind: str, size: int, batch: int, device, n_batches: in
     peak = mem.used
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device)
-    del module, loaded
     return batch * n_batches / seconds, peak
 
 
