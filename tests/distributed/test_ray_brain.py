@@ -57,7 +57,31 @@ TABLES = {
 
 def rows(db: Path) -> dict[str, list]:
     store = Store(db)
-    return {name: sorted(store.query(sql)[1], key=repr) for name, sql in TABLES.items()}
+    return {name: sorted(store.query(sql)[1], key=_key) for name, sql in TABLES.items()}
+
+
+def _key(row) -> str:
+    """Rows sort by their non-float values (the floats may differ in the last digits)."""
+    return repr(tuple(v for v in row if not isinstance(v, float)))
+
+
+def assert_same_rows(found: dict[str, list], expected: dict[str, list]) -> None:
+    """Every table holds the same rows; floats equal to 1e-6 (relative or absolute).
+
+    A Ray worker runs torch with its task's CPU count as threads, the local engine with
+    this process's, and a float32 convolution summed over another number of threads
+    rounds differently in its last bits, so scores can differ at the 1e-8 level.
+    """
+    assert found.keys() == expected.keys()
+    for table in expected:
+        assert len(found[table]) == len(expected[table]), table
+        for got, want in zip(found[table], expected[table]):
+            assert len(got) == len(want), table
+            for g, w in zip(got, want):
+                if isinstance(w, float) and isinstance(g, float):
+                    assert g == pytest.approx(w, rel=1e-6, abs=1e-6), (table, got, want)
+                else:
+                    assert g == w, (table, got, want)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +109,7 @@ def test_ray_sweep_with_brain_gives_the_local_rows(local_ray, local_rows, tmp_pa
                        ray_options={"results_dir": shards})
     assert [m.error for m in result.models] == [None]
     assert result.models[0].n_scored == len({r[1] for r in local_rows["layer_scores"]})
-    assert rows(db) == local_rows
+    assert_same_rows(rows(db), local_rows)
     written = {p.name.split("-", 1)[1] for p in pending_shards(shards)}
     assert {"brain_scores.parquet", "brain_targets.parquet", "setups.parquet"} <= written
     assert Store(db).query("SELECT count(*) FROM ingested_shards")[1][0][0] == len(pending_shards(shards))
@@ -137,4 +161,4 @@ def test_a_worker_killed_during_brain_scoring_still_gives_the_local_rows(local_r
     in_shards = sum(pl.read_parquet(p).height for p in pending_shards(shards)
                     if p.name.endswith("-brain_scores.parquet"))
     assert in_shards == len(local_rows["brain_scores"])
-    assert rows(db) == local_rows
+    assert_same_rows(rows(db), local_rows)

@@ -69,13 +69,13 @@ def test_ctrl_c_keeps_committed_batches_and_rerun_resumes(tmp_path):
 def test_kill_9_mid_sweep_then_rerun_completes(tmp_path):
     db = tmp_path / "k.duckdb"
     cmd = [sys.executable, "-m", "memtool", "sweep", "--model", "test_resnet", "--random-init",
-           "--limit", "24", "--folds", "3", "--n-boot", "2000", "--batch-size", "8", "--db", str(db)]
+           "--limit", "24", "--folds", "3", "--n-boot", "20000", "--batch-size", "8", "--db", str(db)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
     deadline = time.monotonic() + 300
     done = 0
     while time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.5)
+        time.sleep(0.05)
         if db.exists():
             try:
                 done = len(pooled(db))
@@ -83,7 +83,9 @@ def test_kill_9_mid_sweep_then_rerun_completes(tmp_path):
                 continue
             if done >= 8:
                 break
+    # Freeze it at once (SIGSTOP), so it cannot finish between this check and the kill.
     assert proc.poll() is None, "the sweep finished before it could be killed; make it slower"
+    os.kill(proc.pid, signal.SIGSTOP)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     store = Store(db)

@@ -108,7 +108,9 @@ def test_a_signal_inside_a_commit_waits_for_its_end(tmp_path):
 
     store = Store(tmp_path / "s.duckdb")
     store.migrate()
+    before = signal.getsignal(signal.SIGTERM)  # SIG_DFL, or whatever an earlier test (Ray) set
     with handle_signals():
+        assert signal.getsignal(signal.SIGTERM) != before
         with pytest.raises(Terminated):
             with store.writer() as con:
                 con.execute("BEGIN TRANSACTION")
@@ -122,7 +124,7 @@ def test_a_signal_inside_a_commit_waits_for_its_end(tmp_path):
                 os.kill(os.getpid(), signal.SIGINT)
                 time.sleep(0.05)
     assert store.query("SELECT dataset_id FROM datasets")[1] == [("x",)]  # committed whole
-    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) == before  # handlers restored
 
 
 def test_tasks_of_a_killed_run_are_not_left_running(tmp_path):
