@@ -487,8 +487,8 @@ def _sweep_brain(ctx, sink, run_id, model, loaded, probed, model_id, workers, se
     with the same transform and reducer as for memorability, then scored one by one by
     brainscore-vision (memtool.scoring.brain) and committed in batches.
     """
-    from memtool.extract.tap import LayerTap, plan_passes, run_batches
-    from memtool.scoring.brain import score_rows, target_records
+    from memtool.extract.tap import plan_passes
+    from memtool.scoring.brain import target_records
 
     config, reducer, device = ctx.config, ctx.reducer, ctx.device
     seconds["brain_extract"] = seconds["brain_score"] = 0.0
@@ -508,33 +508,9 @@ def _sweep_brain(ctx, sink, run_id, model, loaded, probed, model_id, workers, se
         n = len(target.stimuli)
         budget = int(config.memory_budget_gb * 2**30)
         for group in plan_passes(todo, reducer, n, budget) if todo else []:
-            t0 = time.perf_counter()
-            task = reporter.task(f"{target.name}: extract {len(group)} layers", n)
-            with LayerTap(model, group, reducer, n) as tap:
-                run_batches(model, tap, image_batches(ctx, target.stimuli, loaded.transform,
-                                                      workers),
-                            device, autocast=device.type == "cuda", on_batch=task.advance)
-            task.close()
-            seconds["brain_extract"] += time.perf_counter() - t0
-
-            t0 = time.perf_counter()
-            task = reporter.task(f"{target.name}: score layers", len(group))
-            pending = []
-            for p in group:
-                t_layer = time.perf_counter()
-                feats = reducer.finalize(p.name, tap.features.pop(p.name))
-                result = target.score(feats, layer=p.name)
-                pending.append(score_rows(
-                    run_id=run_id, model_id=model_id, layer=p.name, target=target,
-                    setup_id=setup_id, reducer_spec=reducer.spec, n_features=feats.shape[1],
-                    score=result, seconds=time.perf_counter() - t_layer))
-                task.advance()
-                if len(pending) >= config.commit_every:
-                    sink.insert_brain_scores(pending)
-                    pending = []
-            sink.insert_brain_scores(pending)
-            task.close()
-            seconds["brain_score"] += time.perf_counter() - t0
+            _score_brain_pass(ctx, sink, run_id, model, model_id, target, setup_id, group,
+                              reducer, loaded.transform, workers, seconds, reporter,
+                              autocast=device.type == "cuda")
 
 
 def _sweep_brain_brainscore(ctx, sink, run_id, model, loaded, probed, model_id, workers, seconds,
@@ -548,14 +524,11 @@ def _sweep_brain_brainscore(ctx, sink, run_id, model, loaded, probed, model_id, 
     preprocessed the Brain-Score way and run in float32 (no autocast), as brainscore does.
     """
     from memtool.extract import brainscore_pca as bp
-    from memtool.extract.tap import LayerTap, run_batches
-    from memtool.scoring.brain import score_rows
 
     config, device, reference = ctx.config, ctx.device, ctx.reference
     transform = bp.brainscore_transform(loaded.data_config)
     cache = bp.ComponentCache(bp.cache_root(), model_id, reference,
                               bp.brainscore_preprocessing(loaded.data_config))
-    spec = bp.features_spec(reference)
     scorable = [p for p in probed if p.scorable]
     todo: dict[str, set[str]] = {}
     for target, setup_id in targets:
@@ -592,31 +565,46 @@ def _sweep_brain_brainscore(ctx, sink, run_id, model, loaded, probed, model_id, 
             layers = [p for p in group if p.name in todo[setup_id]]
             if not layers:
                 continue
-            n = len(target.stimuli)
-            t0 = time.perf_counter()
-            task = reporter.task(f"{target.name}: extract {len(layers)} layers (Brain-Score features)", n)
-            with LayerTap(model, layers, features, n) as tap:
-                run_batches(model, tap, image_batches(ctx, target.stimuli, transform, workers),
-                            device, autocast=False, on_batch=task.advance)
-            task.close()
-            seconds["brain_extract"] += time.perf_counter() - t0
-
-            t0 = time.perf_counter()
-            task = reporter.task(f"{target.name}: score layers", len(layers))
-            pending = []
-            for p in layers:
-                t_layer = time.perf_counter()
-                feats = tap.features.pop(p.name)
-                result = target.score(feats, layer=p.name)
-                pending.append(score_rows(
-                    run_id=run_id, model_id=model_id, layer=p.name, target=target,
-                    setup_id=setup_id, reducer_spec=spec, n_features=feats.shape[1],
-                    score=result, seconds=time.perf_counter() - t_layer))
-                task.advance()
-                if len(pending) >= config.commit_every:
-                    sink.insert_brain_scores(pending)
-                    pending = []
-            sink.insert_brain_scores(pending)
-            task.close()
-            seconds["brain_score"] += time.perf_counter() - t0
+            _score_brain_pass(ctx, sink, run_id, model, model_id, target, setup_id, layers,
+                              features, transform, workers, seconds, reporter, autocast=False,
+                              label=" (Brain-Score features)")
         del fits, features
+
+
+def _score_brain_pass(ctx, sink, run_id, model, model_id, target, setup_id, layers, reducer,
+                      transform, workers, seconds, reporter, *, autocast: bool,
+                      label: str = "") -> None:
+    """One pass of ``target``'s stimuli through ``model`` with ``layers`` tapped by
+    ``reducer``, then each layer scored by brainscore-vision (memtool.scoring.brain) and
+    committed through ``sink`` ``commit_every`` layers at a time: the one loop of both
+    feature modes."""
+    from memtool.extract.tap import LayerTap, run_batches
+    from memtool.scoring.brain import score_rows
+
+    n = len(target.stimuli)
+    t0 = time.perf_counter()
+    task = reporter.task(f"{target.name}: extract {len(layers)} layers{label}", n)
+    with LayerTap(model, layers, reducer, n) as tap:
+        run_batches(model, tap, image_batches(ctx, target.stimuli, transform, workers),
+                    ctx.device, autocast=autocast, on_batch=task.advance)
+    task.close()
+    seconds["brain_extract"] += time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    task = reporter.task(f"{target.name}: score layers", len(layers))
+    pending = []
+    for p in layers:
+        t_layer = time.perf_counter()
+        feats = reducer.finalize(p.name, tap.features.pop(p.name))
+        result = target.score(feats, layer=p.name)
+        pending.append(score_rows(
+            run_id=run_id, model_id=model_id, layer=p.name, target=target,
+            setup_id=setup_id, reducer_spec=reducer.spec, n_features=feats.shape[1],
+            score=result, seconds=time.perf_counter() - t_layer))
+        task.advance()
+        if len(pending) >= ctx.config.commit_every:
+            sink.insert_brain_scores(pending)
+            pending = []
+    sink.insert_brain_scores(pending)
+    task.close()
+    seconds["brain_score"] += time.perf_counter() - t0
