@@ -141,7 +141,7 @@ class Study:
 def _check_type(value: Any, annotation: str) -> bool:
     """Whether a TOML value fits a dataclass field annotation written as a string."""
     text = str(annotation).replace(" ", "")
-    for alt in _split_union(text):
+    for alt in _split_top(text, "|"):
         if alt == "None":
             continue  # TOML has no null: a None default is left out, never written
         if _fits(value, alt):
@@ -149,12 +149,13 @@ def _check_type(value: Any, annotation: str) -> bool:
     return False
 
 
-def _split_union(text: str) -> list[str]:
+def _split_top(text: str, sep: str) -> list[str]:
+    """``text`` split at each ``sep`` outside square brackets (``a | list[b | c]``)."""
     parts, depth, cur = [], 0, ""
     for ch in text:
         depth += ch == "["
         depth -= ch == "]"
-        if ch == "|" and depth == 0:
+        if ch == sep and depth == 0:
             parts.append(cur)
             cur = ""
         else:
@@ -179,26 +180,13 @@ def _fits(value: Any, alt: str) -> bool:
     if m:
         if not isinstance(value, list):
             return False
-        inner = [p for p in _split_union_comma(m.group(2))]
+        inner = _split_top(m.group(2), ",")
         if m.group(1).lower() == "tuple" and len(inner) > 1 and "..." not in inner:
             return len(value) == len(inner) and all(_check_type(v, t) for v, t in zip(value, inner))
         return all(_check_type(v, inner[0]) for v in value)
     if alt in ("dict", "Mapping") or alt.startswith("dict["):
         return isinstance(value, dict)
     return True  # an annotation this reader does not know: the dataclass itself will judge
-
-
-def _split_union_comma(text: str) -> list[str]:
-    parts, depth, cur = [], 0, ""
-    for ch in text:
-        depth += ch == "["
-        depth -= ch == "]"
-        if ch == "," and depth == 0:
-            parts.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    return parts + [cur]
 
 
 def _kind(annotation: str) -> str:
