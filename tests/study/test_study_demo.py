@@ -78,7 +78,7 @@ def test_demo_study_runs_resumes_after_a_kill_and_writes_the_report(tmp_path):
                               "FROM finetune_brain_relation")
     assert [(r[0], r[1], r[3]) for r in relation] == [("IT", 4, 4)]
     assert relation[0][2] is not None
-    _, ev = store.query("SELECT count(*) FILTER (WHERE predictor_id LIKE 'resmem@%'), "
+    _, ev = store.query("SELECT count(*) FILTER (WHERE predictor = 'resmem'), "
                         "count(DISTINCT n_images) FROM evaluations WHERE part = 'test'")
     assert ev[0] == (1, 1)  # ResMem and the fine-tuned models on the same 60 test images
     index = tmp_path / "study_demo" / "report" / "index.html"
