@@ -101,7 +101,7 @@ def load_findings(store: Store) -> StudyFindings | None:
             SELECT DISTINCT dataset_id, split FROM finetune_runs WHERE status = 'completed'
         )
         SELECT e.predictor_id, e.predictor,
-               CASE WHEN e.predictor_id LIKE 'resmem@%' THEN 'baseline' ELSE 'fine-tuned' END AS kind,
+               CASE WHEN e.predictor = 'resmem' THEN 'baseline' ELSE 'fine-tuned' END AS kind,
                e.dataset, e.split, e.part, e.n_images AS n, e.rho, e.ci_low, e.ci_high,
                d.ceiling
         FROM evaluations AS e
