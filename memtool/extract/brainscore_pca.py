@@ -369,19 +369,13 @@ def plan_groups(layers: Sequence, n_reference: int, n_stimuli: int, budget_bytes
                 n_components: int = N_COMPONENTS) -> list[list]:
     """Layers (in execution order) grouped so that one group's fit buffers (n_reference x D
     float32, which become the components) plus its features fit ``budget_bytes``."""
-    groups: list[list] = [[]]
-    used = 0
-    for p in sorted(layers, key=lambda p: p.exec_order):
+    from memtool.extract.tap import group_by_size
+
+    def size(p) -> int:
         d = p.n_features
-        size = n_stimuli * min(d, n_components) * 4
-        if d > n_components:
-            size += n_reference * d * 4
-        if groups[-1] and used + size > budget_bytes:
-            groups.append([])
-            used = 0
-        groups[-1].append(p)
-        used += size
-    return [g for g in groups if g]
+        return n_stimuli * min(d, n_components) * 4 + (n_reference * d * 4 if d > n_components else 0)
+
+    return group_by_size(layers, size, budget_bytes)
 
 
 def check_mode(mode: str | None) -> str | None:

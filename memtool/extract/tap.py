@@ -161,22 +161,31 @@ def plan_passes(layers: Sequence[ProbedLayer], reducer: Reducer, n_images: int,
     """
     from memtool.errors import UsageError
 
-    groups: list[list[ProbedLayer]] = [[]]
-    used = 0
+    def size(p: ProbedLayer) -> int:
+        return n_images * reducer.stored_dim(p.output_shape) * 4
+
     for p in sorted(layers, key=lambda p: p.exec_order):
-        size = n_images * reducer.stored_dim(p.output_shape) * 4
-        if size > budget_bytes:
-            largest = max(n_images * reducer.stored_dim(q.output_shape) * 4 for q in layers)
+        if size(p) > budget_bytes:
+            largest = max(size(q) for q in layers)
             raise UsageError(
                 f"--memory-budget {budget_bytes / 2**30:.3g} GiB is too small: layer {p.name} alone "
-                f"needs {size / 2**30:.3g} GiB of features for {n_images} images",
+                f"needs {size(p) / 2**30:.3g} GiB of features for {n_images} images",
                 hint=f"raise it to at least {largest / 2**30:.3g} GiB (the largest layer), "
                      "or use a smaller --reducer")
-        if groups[-1] and used + size > budget_bytes:
+    return group_by_size(layers, size, budget_bytes)
+
+
+def group_by_size(layers: Sequence, size: Callable, budget_bytes: int) -> list[list]:
+    """Layers in execution order, cut into consecutive groups whose ``size(layer)`` bytes
+    add up to at most ``budget_bytes`` (a layer larger than the budget gets a group alone)."""
+    groups: list[list] = [[]]
+    used = 0
+    for p in sorted(layers, key=lambda p: p.exec_order):
+        if groups[-1] and used + size(p) > budget_bytes:
             groups.append([])
             used = 0
         groups[-1].append(p)
-        used += size
+        used += size(p)
     return [g for g in groups if g]
 
 
