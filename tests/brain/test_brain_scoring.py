@@ -152,31 +152,13 @@ def registered(monkeypatch, cowley_210325):
     """A benchmark built from the local V4 session the way brainscore's Cowley2026 plugin
     builds its own (PLS without stratification, internal-consistency ceiling, 11.2 degrees),
     registered in brainscore_vision.benchmark_registry."""
-    from brainscore_core.supported_data_standards.brainio.stimuli import StimulusSet
-    from brainscore_vision.benchmark_helpers.neural_common import NeuralBenchmark
+    from tests.brain._benchmarks import cowley_benchmark_factory
 
-    d = cowley_210325
-
-    def factory():
-        stimuli = StimulusSet(pd.DataFrame({"stimulus_id": d.stimulus_ids,
-                                            "filename": [p.name for p in d.stimuli]}))
-        stimuli.stimulus_paths = {s: str(p) for s, p in zip(d.stimulus_ids, d.stimuli)}
-        stimuli.identifier = "memtool-test.cowley2023-210325"
-        from brainscore_core.supported_data_standards.brainio.assemblies import NeuroidAssembly
-
-        neural = NeuroidAssembly(d.responses.T[:, :, None], dims=["presentation", "neuroid", "time_bin"], coords={
-            "stimulus_id": ("presentation", d.stimulus_ids),
-            "filename": ("presentation", [p.name for p in d.stimuli]),
-            "neuroid_id": ("neuroid", d.neuroid_ids), "region": ("neuroid", ["V4"] * len(d.neuroid_ids)),
-            "time_bin_start": ("time_bin", [50]), "time_bin_end": ("time_bin", [150])}).squeeze("time_bin")
-        neural.attrs["stimulus_set"] = stimuli
-        repetitions = _repetitions(d)
-        return NeuralBenchmark(
-            identifier=REGISTERED, version=1, assembly=neural,
-            similarity_metric=bs().load_metric("pls", crossvalidation_kwargs=dict(stratification_coord=None)),
-            visual_degrees=11.2, number_of_trials=1, parent="V4",
-            ceiling_func=lambda: bs().load_ceiling("internal_consistency")(repetitions))
-
+    repetitions = _repetitions(cowley_210325)
+    factory = cowley_benchmark_factory(
+        cowley_210325, identifier=REGISTERED, stimulus_set="memtool-test.cowley2023-210325",
+        visual_degrees=11.2,
+        ceiling_func=lambda: bs().load_ceiling("internal_consistency")(repetitions))
     monkeypatch.setitem(bs().benchmark_registry, REGISTERED, factory)
     return factory
 

@@ -16,7 +16,6 @@ import os
 import uuid
 
 import numpy as np
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -35,29 +34,13 @@ TOLERANCE = 0.005
 def _benchmark_factory(d):
     """The V4 session as a NeuralBenchmark, the way brainscore's data plugins build theirs
     (the ceiling is not needed: raw scores are compared)."""
-    import brainscore_vision as bv
     from brainscore_core.metrics import Score
-    from brainscore_core.supported_data_standards.brainio.assemblies import NeuroidAssembly
-    from brainscore_core.supported_data_standards.brainio.stimuli import StimulusSet
-    from brainscore_vision.benchmark_helpers.neural_common import NeuralBenchmark
 
-    def factory():
-        stimuli = StimulusSet(pd.DataFrame({"stimulus_id": d.stimulus_ids,
-                                            "filename": [p.name for p in d.stimuli]}))
-        stimuli.stimulus_paths = {s: str(p) for s, p in zip(d.stimulus_ids, d.stimuli)}
-        stimuli.identifier = "memtool-parity.cowley2023-210325"
-        neural = NeuroidAssembly(d.responses.T[:, :, None], dims=["presentation", "neuroid", "time_bin"], coords={
-            "stimulus_id": ("presentation", d.stimulus_ids),
-            "filename": ("presentation", [p.name for p in d.stimuli]),
-            "neuroid_id": ("neuroid", d.neuroid_ids), "region": ("neuroid", ["V4"] * len(d.neuroid_ids)),
-            "time_bin_start": ("time_bin", [50]), "time_bin_end": ("time_bin", [150])}).squeeze("time_bin")
-        neural.attrs["stimulus_set"] = stimuli
-        return NeuralBenchmark(
-            identifier=BENCHMARK, version=1, assembly=neural,
-            similarity_metric=bv.load_metric("pls", crossvalidation_kwargs=dict(stratification_coord=None)),
-            visual_degrees=8, number_of_trials=1, parent="V4", ceiling_func=lambda: Score(np.nan))
+    from tests.brain._benchmarks import cowley_benchmark_factory
 
-    return factory
+    return cowley_benchmark_factory(d, identifier=BENCHMARK,
+                                    stimulus_set="memtool-parity.cowley2023-210325",
+                                    visual_degrees=8, ceiling_func=lambda: Score(np.nan))
 
 
 class _RecordRaw:
