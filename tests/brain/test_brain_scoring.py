@@ -14,6 +14,7 @@ from scipy.stats import spearmanr
 
 from memtool.errors import DataError, UsageError
 from memtool.scoring import brain
+from memtool.scoring.brain import guard
 from memtool.scoring.brain import BrainScore, load_brain_targets, local_target
 
 
@@ -210,7 +211,7 @@ def test_registry_benchmark_runs_through_brainscores_own_code_path(registered, c
 
 def test_missing_brainscore_data_fails_fast_with_the_cache_path(monkeypatch, tmp_path):
     monkeypatch.setenv("BRAINIO_HOME", str(tmp_path / "empty-cache"))
-    monkeypatch.setattr(brain, "STORAGE_HOST", "brainscore-storage.invalid")  # never resolves
+    monkeypatch.setattr(guard, "STORAGE_HOST", "brainscore-storage.invalid")  # never resolves
     from brainscore_core.supported_data_standards.brainio import fetch
 
     monkeypatch.setattr(fetch, "_local_data_path", None)  # re-read BRAINIO_HOME
@@ -247,7 +248,7 @@ def test_behaviour_task_uses_brainscores_probabilities_readout():
     for s in (fit, test):
         s.stimulus_paths = {sid: str(p) for sid, p in zip(d.stimulus_ids, d.stimuli)}
     features = pixel_features(d.stimuli)
-    model = brain._make_layer_model("pixels", "grid", features, {str(p): i for i, p in enumerate(d.stimuli)})
+    model = brain.make_layer_model("pixels", "grid", features, {str(p): i for i, p in enumerate(d.stimuli)})
     model.start_task(BrainModel.Task.probabilities, fit)
     proba = model.look_at(test)
     assert proba.dims == ("presentation", "choice") and proba.shape == (46, 2)
