@@ -38,18 +38,25 @@ def presentation_coords(stimulus_set, index: np.ndarray) -> dict:
 
 def neuroid_assembly(values: np.ndarray, data, stimulus_set):
     """(images, neuroids) responses as a NeuroidAssembly like brainscore's data plugins give."""
+    assembly = _assembly(values, data, stimulus_set, np.arange(values.shape[0]))
+    assembly.attrs["stimulus_set_identifier"] = stimulus_set.identifier
+    return assembly
+
+
+def _assembly(values: np.ndarray, data, stimulus_set, index: np.ndarray, extra: dict | None = None):
+    """(presentations, neuroids) ``values``; presentation i shows image ``index[i]``, with
+    ``extra`` presentation coordinates, and one 70-170 ms time bin as brainscore's data has."""
     from brainscore_core.supported_data_standards.brainio.assemblies import (
         NeuroidAssembly,
     )
 
-    n_images, n_neuroids = values.shape
-    coords = presentation_coords(stimulus_set, np.arange(n_images))
-    coords.update(_neuroid_coords(data, n_neuroids))
+    coords = presentation_coords(stimulus_set, index)
+    coords.update(extra or {})
+    coords.update(_neuroid_coords(data, values.shape[1]))
     assembly = NeuroidAssembly(
         values[:, :, None], coords=coords, dims=["presentation", "neuroid", "time_bin"]
     ).squeeze("time_bin")
     assembly.attrs["stimulus_set"] = stimulus_set
-    assembly.attrs["stimulus_set_identifier"] = stimulus_set.identifier
     return assembly
 
 
@@ -70,10 +77,6 @@ def repetition_assembly(data, stimulus_set):
     plugin does) makes the two halves of the split-half ceiling balanced per image
     whatever the number of repeats. Images with fewer than two trials are left out.
     """
-    from brainscore_core.supported_data_standards.brainio.assemblies import (
-        NeuroidAssembly,
-    )
-
     repeats = data.repeats  # (neuroids, images, repeats)
     valid = ~np.all(np.isnan(repeats), axis=0)  # (images, repeats)
     image_index, trial_index, half = [], [], []
@@ -91,11 +94,5 @@ def repetition_assembly(data, stimulus_set):
         )
     image_index = np.asarray(image_index)
     values = repeats[:, image_index, np.asarray(trial_index)].T  # (trials, neuroids)
-    coords = presentation_coords(stimulus_set, image_index)
-    coords["repetition"] = ("presentation", np.asarray(half))
-    coords.update(_neuroid_coords(data, values.shape[1]))
-    assembly = NeuroidAssembly(
-        values[:, :, None], coords=coords, dims=["presentation", "neuroid", "time_bin"]
-    ).squeeze("time_bin")
-    assembly.attrs["stimulus_set"] = stimulus_set
-    return assembly
+    return _assembly(values, data, stimulus_set, image_index,
+                     {"repetition": ("presentation", np.asarray(half))})

@@ -168,22 +168,13 @@ class BrainTarget:
                 hint="check the weights, or exclude the layer with --layers REGEX",
             )
         k = features.shape[1]
+        unscorable = None
         if self.metric == "pls" and k < 25:
-            return BrainScore(
-                math.nan,
-                self.ceiling(),
-                None,
-                None,
-                note=f"{k} features < the 25 components of brainscore's PLS",
-            )
-        if np.all(features.std(axis=0) == 0):
-            return BrainScore(
-                math.nan,
-                self.ceiling(),
-                None,
-                None,
-                note="the layer's features are constant over the stimuli",
-            )
+            unscorable = f"{k} features < the 25 components of brainscore's PLS"
+        elif np.all(features.std(axis=0) == 0):
+            unscorable = "the layer's features are constant over the stimuli"
+        if unscorable is not None:
+            return BrainScore(math.nan, self.ceiling(), None, None, note=unscorable)
         model = make_layer_model(
             self.name, layer, features.astype(np.float64, copy=False), self._rows
         )
