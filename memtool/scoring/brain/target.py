@@ -8,8 +8,8 @@ then wraps the features of one layer in a layer model and calls the benchmark, a
 raw, ceiling, ceiled and error from the ``Score`` it returns (``BrainScore``). The
 benchmark's ceiling is computed once, by brainscore-vision.
 
-How targets are built from ``--brain`` specs lives in ``registry`` (Brain-Score
-benchmarks), ``local`` (response data) and ``rdm`` (RDMs).
+How targets are built lives in ``registry`` (Brain-Score benchmarks) and ``local``
+(response data and RDMs); ``specs`` turns ``--brain`` values into them.
 """
 
 from __future__ import annotations
@@ -46,9 +46,6 @@ class BrainScore:
     def value(self) -> float:
         """What memtool stores as the layer's score: the ceiled score, else the raw one."""
         return self.ceiled if self.ceiled is not None else self.raw
-
-
-# -- targets ----------------------------------------------------------------------------------
 
 
 class BrainTarget:
