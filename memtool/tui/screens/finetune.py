@@ -18,8 +18,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from memtool.store import read
+from memtool.store.read import FinetuneData, ReadSession
 from memtool.tui import charts
-from memtool.tui.data import FinetuneData, ReadSession
 from memtool.tui.screens.base import MemtoolScreen
 from memtool.tui.widgets import VirtualTable, plural
 
@@ -73,7 +74,7 @@ class FinetuneScreen(MemtoolScreen):
                 yield Static(id="ft-relation-stats")
 
     def fetch(self, session: ReadSession) -> FinetuneData | None:
-        return session.finetune()
+        return read.finetune(session)
 
     def show(self, data: FinetuneData | None) -> None:
         self.data = data
@@ -85,7 +86,7 @@ class FinetuneScreen(MemtoolScreen):
             return
         empty.display, body.display = False, True
         rows = []
-        for job in data.jobs.records():
+        for job in data.jobs.to_dicts():
             epochs = f"{job['epochs_done'] or 0}/{job['epochs_planned'] or '?'}"
             rows.append((job["model"], job["test_rho"], _ci(job["test_ci_low"], job["test_ci_high"]),
                          job["status"], epochs, job["best_val_rho"], job["IT"], job["pretrained_IT"],
@@ -105,7 +106,7 @@ class FinetuneScreen(MemtoolScreen):
         if job is None:
             return
         self._job = job
-        curve = self.data.curves.get(job["finetune_id"])
+        curve = self.data.curve(job["finetune_id"])
         plot = self.query_one("#ft-curve", PlotextPlot)
         title = f"{job['model']} · {job['dataset']} {job['split']}"
         if curve is None:
