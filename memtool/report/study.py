@@ -21,7 +21,9 @@ from typing import Callable
 
 import numpy as np
 
-from memtool.store import Store
+from memtool.scoring.stats import correlate_across_layers
+from memtool.store import Store, read
+from memtool.store.read import STANDARD_TARGETS, ReadSession
 
 FIGURE_PREFIXES = ("study_tracking", "study_relation", "study_baselines")
 
@@ -35,32 +37,13 @@ class StudyFindings:
     ceiling: float | None = None
 
 
-def _rows(store: Store, sql: str, params=None) -> list[dict]:
-    try:
-        cols, rows = store.query(sql, params or [])
-    except Exception:
-        return []
-    return [dict(zip(cols, r)) for r in rows]
+REGIONS = STANDARD_TARGETS
 
 
-def study_names(store: Store) -> list[str]:
-    return [r["study"] for r in _rows(store, "SELECT DISTINCT study FROM study_progress ORDER BY study")]
-
-
-REGIONS = ("V1", "V2", "V4", "IT", "behavior")
-
-
-def tracking_rows(store: Store, n_boot: int = 1000, seed: int = 0) -> list[dict]:
+def tracking_rows(s: ReadSession, n_boot: int = 1000, seed: int = 0) -> list[dict]:
     """Finding 1 over the *pretrained* models' layers (fine-tuned checkpoints' penultimate
-    layers left out), pooled and per model, with memtool.analysis's bootstrap CIs."""
-    from memtool.analysis import correlate_across_layers
-
-    rows = _rows(store, f"""
-        SELECT w.model, w.model_id, w.setup_id, w.relative_depth, w.memorability,
-               {', '.join('w.' + r for r in REGIONS)}
-        FROM layer_scores_wide AS w
-        JOIN pretrained_models AS p ON p.model_id = w.model_id
-        WHERE w.alias_of IS NULL AND w.memorability IS NOT NULL AND w.reducer = 'pool'""")
+    layers left out), pooled and per model, with memtool.scoring.stats's bootstrap CIs."""
+    rows = read.pretrained_layers(s, REGIONS).to_dicts()
     out = []
     for region in REGIONS:
         have = [r for r in rows if r.get(region) is not None and r.get("relative_depth") is not None]
@@ -84,31 +67,15 @@ def _f(x) -> float | None:
 
 
 def load_findings(store: Store) -> StudyFindings | None:
-    names = study_names(store)
-    if not names:
-        return None
-    f = StudyFindings(", ".join(names))
-    f.tracking = tracking_rows(store)
-    f.relation = _rows(store, """
-        SELECT dataset, split, region, finetuned_n AS n, finetuned_rho AS rho,
-               finetuned_ci_low AS ci_low, finetuned_ci_high AS ci_high,
-               from_pretrained_rho, pretrained_penult_n AS pre_n,
-               pretrained_penult_rho AS pre_rho, pretrained_penult_ci_low AS pre_ci_low,
-               pretrained_penult_ci_high AS pre_ci_high, pretrained_best_rho AS pre_best_rho
-        FROM finetune_brain_relation ORDER BY dataset, split, region""")
-    f.versus = _rows(store, """
-        WITH ft AS (
-            SELECT DISTINCT dataset_id, split FROM finetune_runs WHERE status = 'completed'
-        )
-        SELECT e.predictor_id, e.predictor,
-               CASE WHEN e.predictor = 'resmem' THEN 'baseline' ELSE 'fine-tuned' END AS kind,
-               e.dataset, e.split, e.part, e.n_images AS n, e.rho, e.ci_low, e.ci_high,
-               d.ceiling
-        FROM evaluations AS e
-        JOIN ft USING (dataset_id, split)
-        LEFT JOIN datasets AS d USING (dataset_id)
-        WHERE e.part = 'test'
-        ORDER BY e.dataset, e.split, e.rho DESC""")
+    """The three findings of the study the store holds; None for a store without one."""
+    with read.reading(store) as s:
+        names = read.study_names(s)
+        if not names:
+            return None
+        f = StudyFindings(", ".join(names))
+        f.tracking = tracking_rows(s)
+        f.relation = read.brain_relation(s).to_dicts()
+        f.versus = read.evaluations_on_test(s).to_dicts()
     ceilings = [r["ceiling"] for r in f.versus if r.get("ceiling") is not None]
     f.ceiling = ceilings[0] if ceilings else None
     return f
@@ -163,16 +130,20 @@ def tracking_figure(f: StudyFindings):
     return fig
 
 
-def relation_figure(f: StudyFindings):
+def _rows_figure(rows: list[dict], row_height: float):
+    """A one-panel figure with a row of marks per entry: (figure, axes, y of each row)."""
     from matplotlib.figure import Figure
 
     from memtool.report.figures import style
 
     style()
+    fig = Figure(figsize=(6.0, row_height * len(rows) + 1.6))
+    return fig, fig.add_subplot(1, 1, 1), np.arange(len(rows))[::-1]
+
+
+def relation_figure(f: StudyFindings):
     rows = f.relation
-    fig = Figure(figsize=(6.0, 0.6 * len(rows) + 1.6))
-    ax = fig.add_subplot(1, 1, 1)
-    y = np.arange(len(rows))[::-1]
+    fig, ax, y = _rows_figure(rows, 0.6)
     ft = [np.nan if r["rho"] is None else r["rho"] for r in rows]
     pre = [np.nan if r["pre_rho"] is None else r["pre_rho"] for r in rows]
     ax.errorbar(ft, y + 0.15, xerr=_err(ft, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows]),
@@ -190,15 +161,8 @@ def relation_figure(f: StudyFindings):
 
 
 def versus_figure(f: StudyFindings):
-    from matplotlib.figure import Figure
-
-    from memtool.report.figures import style
-
-    style()
     rows = f.versus
-    fig = Figure(figsize=(6.0, 0.4 * len(rows) + 1.6))
-    ax = fig.add_subplot(1, 1, 1)
-    y = np.arange(len(rows))[::-1]
+    fig, ax, y = _rows_figure(rows, 0.4)
     rho = [np.nan if r["rho"] is None else r["rho"] for r in rows]
     colors = ["tab:red" if r["kind"] == "baseline" else "tab:blue" for r in rows]
     err = _err(rho, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows])

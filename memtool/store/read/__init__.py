@@ -17,7 +17,8 @@ from memtool.store.read.brain import (BrainTarget, brain_targets, points, shown_
 from memtool.store.read.catalog import (Setup, datasets, fingerprint, live_durations,
                                         match_models, model_names, resolve_runs, runs,
                                         scored_models, setups, summary)
-from memtool.store.read.finetune import (FinetuneData, completed_runs, count_jobs, finetune,
+from memtool.store.read.finetune import (FinetuneJobs, brain_relation, completed_runs, count_jobs,
+                                         evaluations_on_test, finetune, pretrained_layers, study_names,
                                          finetuned_model_ids, penultimate_scores)
 from memtool.store.read.scores import (RANK_GROUP, best_layers, best_memorability_layer_brain,
                                        brain_correlations, brain_layer_pairs, region_tracking,
@@ -25,9 +26,10 @@ from memtool.store.read.scores import (RANK_GROUP, best_layers, best_memorabilit
 from memtool.store.read.session import STANDARD_TARGETS, ReadSession, reading, region_order
 
 __all__ = [
-    "RANK_GROUP", "STANDARD_TARGETS", "BrainTarget", "FinetuneData", "ReadSession", "Setup",
+    "RANK_GROUP", "STANDARD_TARGETS", "BrainTarget", "FinetuneJobs", "ReadSession", "Setup",
     "best_layers", "best_memorability_layer_brain", "brain_correlations", "brain_layer_pairs",
-    "brain_targets", "completed_runs", "count_jobs", "datasets", "finetune", "finetuned_model_ids",
+    "brain_relation", "brain_targets", "completed_runs", "evaluations_on_test", "pretrained_layers",
+    "study_names", "count_jobs", "datasets", "finetune", "finetuned_model_ids",
     "fingerprint", "live_durations", "match_models", "model_names", "penultimate_scores", "points",
     "reading", "region_order", "region_tracking", "resolve_runs", "run_setups", "runs",
     "scored_models", "setups", "shown_target_names", "stored_regions", "summary", "wide",

@@ -30,7 +30,7 @@ FINETUNE_VIEWS = ("finetune_results", "finetune_penultimate_scores")
 
 
 @dataclass
-class FinetuneData:
+class FinetuneJobs:
     """Every fine-tuning job (newest first), their epochs, and across models the fine-tuned
     test rho against penultimate-layer brain similarity (``finetune_penultimate_scores``)
     with its correlation (``finetune_brain_relation``)."""
@@ -68,7 +68,7 @@ class FinetuneData:
         return [] if frame.is_empty() else frame.filter(pl.col("region") == region).to_dicts()
 
 
-def finetune(s: ReadSession) -> FinetuneData | None:
+def finetune(s: ReadSession) -> FinetuneJobs | None:
     """Every fine-tuning job with its epochs and relation; None while the store has no
     fine-tuning tables (schema 002) or no job in them."""
     if not s.has(FINETUNE_RUNS, FINETUNE_EPOCHS):
@@ -84,7 +84,7 @@ def finetune(s: ReadSession) -> FinetuneData | None:
                                     "ORDER BY dataset, split, region, model")
     if s.has("finetune_brain_relation"):
         stats = s.select_present("finetune_brain_relation", RELATION_STATS_COLUMNS)
-    return FinetuneData(jobs, epochs, relation, stats)
+    return FinetuneJobs(jobs, epochs, relation, stats)
 
 
 def finetuned_model_ids(s: ReadSession) -> list[str]:
