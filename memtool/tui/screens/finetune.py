@@ -19,7 +19,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from memtool.store import read
-from memtool.store.read import FinetuneData, ReadSession
+from memtool.store.read import FinetuneJobs, ReadSession
 from memtool.tui import charts
 from memtool.tui.screens.base import MemtoolScreen
 from memtool.tui.widgets import VirtualTable, plural
@@ -56,7 +56,7 @@ class FinetuneScreen(MemtoolScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.data: FinetuneData | None = None
+        self.data: FinetuneJobs | None = None
         self.curve_info = ""
         self.relation_info = ""
         self.brain_region: str | None = None
@@ -73,10 +73,10 @@ class FinetuneScreen(MemtoolScreen):
                 yield PlotextPlot(id="ft-relation")
                 yield Static(id="ft-relation-stats")
 
-    def fetch(self, session: ReadSession) -> FinetuneData | None:
+    def fetch(self, session: ReadSession) -> FinetuneJobs | None:
         return read.finetune(session)
 
-    def show(self, data: FinetuneData | None) -> None:
+    def show(self, data: FinetuneJobs | None) -> None:
         self.data = data
         empty = self.query_one("#ft-empty", Static)
         body = self.query_one("#ft-body")
