@@ -96,21 +96,23 @@ def brain_layer_pairs(s: ReadSession) -> pl.DataFrame:
                    "FROM memorability_brain_ranks")
 
 
+def _view(s: ReadSession, view: str, columns: str, filters: tuple[list[str], list],
+          order: str) -> pl.DataFrame:
+    terms, params = filters
+    return s.frame(f"SELECT {columns} FROM {view}{_where(terms)} ORDER BY {order}", params)
+
+
 def best_memorability_layer_brain(s: ReadSession, *, models=None, targets=None) -> pl.DataFrame:
     """``best_memorability_layer_brain``: each model's best memorability layer and its brain scores."""
-    terms, params = _filters(models, targets, scoped=False)
-    return s.frame(
-        "SELECT model, best_memorability_layer, relative_depth, memorability, brain_target, region,"
-        " brain_metric, brain, brain_rank, n_brain_layers, best_brain_layer, best_brain_score "
-        "FROM best_memorability_layer_brain" + _where(terms) + " ORDER BY model, region, brain_target",
-        params)
+    return _view(s, "best_memorability_layer_brain",
+                 "model, best_memorability_layer, relative_depth, memorability, brain_target, region, "
+                 "brain_metric, brain, brain_rank, n_brain_layers, best_brain_layer, best_brain_score",
+                 _filters(models, targets, scoped=False), "model, region, brain_target")
 
 
 def region_tracking(s: ReadSession, *, models=None) -> pl.DataFrame:
     """``brain_region_tracking_memorability``: the target whose similarity best tracks memorability."""
-    terms, params = _filters(models, None, scoped=True)
-    return s.frame(
-        "SELECT scope, model, best_target, best_region, n_layers, spearman, partial_spearman, "
-        "runner_up_target, runner_up_spearman, best_partial_target, best_partial_spearman, n_targets "
-        "FROM brain_region_tracking_memorability" + _where(terms) + " ORDER BY scope DESC, model",
-        params)
+    return _view(s, "brain_region_tracking_memorability",
+                 "scope, model, best_target, best_region, n_layers, spearman, partial_spearman, "
+                 "runner_up_target, runner_up_spearman, best_partial_target, best_partial_spearman, "
+                 "n_targets", _filters(models, None, scoped=True), "scope DESC, model")
