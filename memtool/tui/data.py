@@ -28,7 +28,7 @@ from memtool.store.read import ReadSession, match_models, reading
 __all__ = ["CONSOLE_THREADS", "QueryCancelled", "QueryHandle", "SqlResult", "StoreReader",
            "match_models"]
 REQUIRED_RELATIONS = ("runs", "datasets", "models", "layers", "layer_scores",
-                      "layer_scores_wide", "run_overview", "latest_brain_scores")
+                      "layer_scores_wide", "run_overview")
 clock = time.perf_counter  # what console timings use (snapshot tests stop it)
 # Console queries leave one core to the UI thread, so a long query never freezes the keys.
 CONSOLE_THREADS = max(1, (os.cpu_count() or 2) - 1)

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from memtool.store.read.catalog import Setup
+from memtool.store.read.session import LATEST_BRAIN_SCORES as LATEST
 from memtool.store.read.session import ReadSession, region_order
-
-LATEST = "latest_brain_scores"
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,6 @@ def name_sql(s: ReadSession, target_id: str) -> tuple[str, str]:
 
 def brain_targets(s: ReadSession) -> list[BrainTarget]:
     """Brain targets with pooled scores: regions in V1..behavior order, then the others."""
-    s.require(LATEST)
     name, joins = name_sql(s, "b.brain_target_id")
     frame = s.frame(
         f"SELECT b.region, b.brain_target_id, any_value({name}) AS name FROM {LATEST} AS b "
@@ -61,7 +59,6 @@ def brain_targets(s: ReadSession) -> list[BrainTarget]:
 def shown_target_names(s: ReadSession) -> pl.DataFrame:
     """Which brain target each region's column of ``layer_scores_wide`` shows, per model and
     reducer (the one ``latest_brain_scores`` marks with ``region_choice = 1``), by name."""
-    s.require(LATEST)
     name, joins = name_sql(s, "b.brain_target_id")
     return s.frame(
         f"SELECT DISTINCT b.model_id, b.reducer, b.region, coalesce({name}, b.brain_target_id) AS name "
@@ -78,7 +75,6 @@ def points(s: ReadSession, target: BrainTarget, setup: Setup | None = None) -> p
     """Per layer (columns model, layer, depth, memorability, brain): the latest memorability
     rho per setup against the latest score for ``target``, pairing scores of the same model,
     layer and reducer as the ``layer_scores_wide`` view does; by model, depth, layer."""
-    s.require(LATEST)
     where, params = "", []
     if setup is not None:
         where, params = " AND dataset_id = ? AND reducer = ?", [setup.dataset_id, setup.reducer]

@@ -15,9 +15,14 @@ import duckdb
 import polars as pl
 
 from memtool.errors import StoreError
+from memtool.store.connection import sql_dir
 
 STANDARD_TARGETS = ("V1", "V2", "V4", "IT", "behavior")
 """Brain regions that ``layer_scores_wide`` carries as columns, in display order."""
+
+
+LATEST_BRAIN_SCORES = "latest_brain_scores"
+"""The one definition of the latest brain score per layer and target (a staging view)."""
 
 
 def region_order(region: str) -> tuple[int, str]:
@@ -67,18 +72,32 @@ class ReadSession:
         cols = ", ".join(c if c in have else f"NULL AS {c}" for c in wanted)
         return self.frame(f"SELECT {cols} FROM {relation} {tail}")
 
-    def require(self, *relations: str) -> None:
-        """Raise StoreError unless the store has every relation (an older store lacks views)."""
-        missing = [r for r in relations if r not in self.relations()]
-        if missing:
-            raise StoreError(
-                f"{self.path or 'the database'} lacks {', '.join(missing)}: written by an older "
-                "or unfinished memtool",
-                hint="run any `memtool sweep --db FILE` with this memtool to upgrade it")
+    def ensure_view(self, name: str) -> None:
+        """Make view ``name`` readable: a store written before memtool had it gets it as a
+        temporary view of this connection, from the same file under sql/views/ (a read-only
+        connection may create temporary objects, and the file stays untouched)."""
+        if name in self.relations():
+            return
+        root = sql_dir() / "views"
+        path = next((p for p in (root / "staging" / f"{name}.sql", root / f"{name}.sql") if p.is_file()),
+                    None)
+        if path is None:
+            raise StoreError(f"memtool has no view {name}", hint="reinstall memtool")
+        text = path.read_text(encoding="utf-8")
+        try:
+            self.con.execute(text.replace("CREATE OR REPLACE VIEW", "CREATE OR REPLACE TEMP VIEW", 1))
+        except duckdb.CatalogException:
+            return  # a store that lacks the tables under it: the reads that need it say so
+        self._relations = None
 
 
 @contextmanager
 def reading(store, path: str | None = None) -> Iterator[ReadSession]:
-    """A ReadSession on a read-only connection to ``store`` (a ``memtool.store.Store``)."""
+    """A ReadSession on a read-only connection to ``store`` (a ``memtool.store.Store``).
+
+    ``latest_brain_scores`` is readable in every session, also on a store written before
+    that view existed (see ``ReadSession.ensure_view``)."""
     with store.reader() as con:
-        yield ReadSession(con, str(store.path) if path is None else path)
+        session = ReadSession(con, str(store.path) if path is None else path)
+        session.ensure_view(LATEST_BRAIN_SCORES)
+        yield session
