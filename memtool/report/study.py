@@ -193,62 +193,57 @@ def _table(headers, rows) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _finding(emit: Callable, heading: str, rows: list[dict], figure: Callable, figure_ref: tuple,
-             headers: list[str], cells: Callable, empty: str, intro: str = "") -> list[str]:
-    """One finding's HTML: its heading, then (with rows) the intro, the figure and the table,
-    or (without) the sentence ``empty``; ``figure_ref`` is the figure's (stem, title, caption)."""
-    from memtool.report.html import figure_html
-
-    if not rows:
-        return [f"<h3>{heading}</h3>", f"<p>{empty}</p>"]
-    return [f"<h3>{heading}</h3>", *([intro] if intro else []),
-            figure_html(emit(figure(), *figure_ref)), _table(headers, [cells(r) for r in rows])]
+FINDINGS = (
+    ("tracking", "1. Memorability tracks brain similarity across layers", tracking_figure,
+     "study_tracking", "Memorability vs brain similarity across layers",
+     "Spearman rho across layers between each layer's memorability rho and its brain similarity "
+     "(black) and the partial rho with relative depth held fixed (orange), pooled over models and "
+     "per model, with 95% percentile bootstrap CIs over layers (pretrained models only).",
+     ("scope", "model", "region", "layers", "rho", "95% CI", "partial (depth)", "95% CI"),
+     lambda r: (r["scope"], r["model"], r["region"], r["n"], _num(r["rho"]), _ci(r["ci_low"], r["ci_high"]),
+                _num(r["partial"]), _ci(r["partial_ci_low"], r["partial_ci_high"])),
+     "No layers with both memorability and brain scores yet (stage 1)."),
+    ("relation", "2. Penultimate-layer brain similarity vs accuracy across fine-tuned models",
+     relation_figure, "study_relation",
+     "Fine-tuned accuracy vs penultimate-layer similarity, across models",
+     "Spearman rho across models between the fine-tuned test rho and the fine-tuned penultimate "
+     "layer's brain similarity (blue), next to the pretrained models' penultimate memorability rho "
+     "vs their similarity (grey), with 95% CIs (Fisher's z; none for n <= 3).",
+     ("data set", "split", "region", "models", "rho (fine-tuned)", "95% CI", "rho (pretrained)", "95% CI"),
+     lambda r: (r["dataset"], r["split"], r["region"], r["n"], _num(r["rho"]), _ci(r["ci_low"], r["ci_high"]),
+                _num(r["pre_rho"]), _ci(r["pre_ci_low"], r["pre_ci_high"])),
+     "No fine-tuned model with penultimate brain scores yet (stages 2-3)."),
+    ("versus", "3. Fine-tuned models against the baselines and the human ceiling", versus_figure,
+     "study_baselines", "Fine-tuned models and baselines on identical test images",
+     "Test-set Spearman rho with 95% bootstrap CIs; fine-tuned models blue, baselines red, the "
+     "dashed line the data set's human split-half ceiling.",
+     ("predictor", "kind", "data set", "split", "test images", "rho", "95% CI", "human ceiling"),
+     lambda r: (_label(r), r["kind"], r["dataset"], r["split"], r["n"], _num(r["rho"]),
+                _ci(r["ci_low"], r["ci_high"]), _num(r["ceiling"])),
+     "No test-set evaluations yet (stages 2 and 4)."),
+)
+"""Per finding: its rows (a StudyFindings field), heading, figure (function, stem, title,
+caption), table (headers, cells of a row) and the sentence shown while it has no rows."""
 
 
 def findings_html(f: StudyFindings, emit: Callable) -> str:
     """The lead section; ``emit(fig, stem, title, caption)`` saves a figure and returns its ref."""
+    from memtool.report.html import figure_html
+
     pooled = [r for r in f.tracking if r["scope"] == "pooled"]
     lead = "; ".join(f"{r['region']}: rho {_num(r['rho'])} {_ci(r['ci_low'], r['ci_high'])}, "
                      f"partial on depth {_num(r['partial'])} {_ci(r['partial_ci_low'], r['partial_ci_high'])} "
                      f"over {r['n']} layers" for r in pooled)
     parts = [f'<section id="study-findings"><h2>Study findings ({escape(f.name)})</h2>']
-    parts += _finding(
-        emit, "1. Memorability tracks brain similarity across layers", f.tracking,
-        lambda: tracking_figure(f),
-        ("study_tracking", "Memorability vs brain similarity across layers",
-         "Spearman rho across layers between each layer's memorability "
-         "rho and its brain similarity (black) and the partial rho with "
-         "relative depth held fixed (orange), pooled over models and per "
-         "model, with 95% percentile bootstrap CIs over layers (pretrained models only)."),
-        ["scope", "model", "region", "layers", "rho", "95% CI", "partial (depth)", "95% CI"],
-        lambda r: (r["scope"], r["model"], r["region"], r["n"], _num(r["rho"]),
-                   _ci(r["ci_low"], r["ci_high"]), _num(r["partial"]),
-                   _ci(r["partial_ci_low"], r["partial_ci_high"])),
-        "No layers with both memorability and brain scores yet (stage 1).",
-        intro=f"<p>All layers of all models (pooled): {escape(lead)}.</p>")
-    parts += _finding(
-        emit, "2. Penultimate-layer brain similarity vs accuracy across fine-tuned models", f.relation,
-        lambda: relation_figure(f),
-        ("study_relation", "Fine-tuned accuracy vs penultimate-layer similarity, across models",
-         "Spearman rho across models between the fine-tuned test rho and "
-         "the fine-tuned penultimate layer's brain similarity (blue), next "
-         "to the pretrained models' penultimate memorability rho vs their "
-         "similarity (grey), with 95% CIs (Fisher's z; none for n <= 3)."),
-        ["data set", "split", "region", "models", "rho (fine-tuned)", "95% CI", "rho (pretrained)", "95% CI"],
-        lambda r: (r["dataset"], r["split"], r["region"], r["n"], _num(r["rho"]),
-                   _ci(r["ci_low"], r["ci_high"]), _num(r["pre_rho"]),
-                   _ci(r["pre_ci_low"], r["pre_ci_high"])),
-        "No fine-tuned model with penultimate brain scores yet (stages 2-3).")
-    parts += _finding(
-        emit, "3. Fine-tuned models against the baselines and the human ceiling", f.versus,
-        lambda: versus_figure(f),
-        ("study_baselines", "Fine-tuned models and baselines on identical test images",
-         "Test-set Spearman rho with 95% bootstrap CIs; fine-tuned models "
-         "blue, baselines red, the dashed line the data set's human "
-         "split-half ceiling."),
-        ["predictor", "kind", "data set", "split", "test images", "rho", "95% CI", "human ceiling"],
-        lambda r: (_label(r), r["kind"], r["dataset"], r["split"], r["n"], _num(r["rho"]),
-                   _ci(r["ci_low"], r["ci_high"]), _num(r["ceiling"])),
-        "No test-set evaluations yet (stages 2 and 4).")
+    for field_name, heading, figure, stem, title, caption, headers, cells, empty in FINDINGS:
+        rows = getattr(f, field_name)
+        parts.append(f"<h3>{heading}</h3>")
+        if not rows:
+            parts.append(f"<p>{empty}</p>")
+            continue
+        if field_name == "tracking":
+            parts.append(f"<p>All layers of all models (pooled): {escape(lead)}.</p>")
+        parts.append(figure_html(emit(figure(f), stem, title, caption)))
+        parts.append(_table(list(headers), [cells(r) for r in rows]))
     parts.append("</section>")
     return "\n".join(parts)

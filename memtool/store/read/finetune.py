@@ -138,12 +138,14 @@ def study_names(s: ReadSession) -> list[str]:
 
 def pretrained_layers(s: ReadSession, regions: Sequence[str]) -> pl.DataFrame:
     """Pooled-feature layers of the pretrained models (``pretrained_models``) with a
-    memorability score, and their scores for the regions."""
+    memorability score, and their scores for the regions, by model and layer (a fixed order:
+    the bootstrap over layers draws by position)."""
     cols = ", ".join(f"w.{r}" for r in regions)
     return s.frame(
         f"SELECT w.model, w.model_id, w.setup_id, w.relative_depth, w.memorability, {cols} "
         "FROM layer_scores_wide AS w JOIN pretrained_models AS p ON p.model_id = w.model_id "
-        "WHERE w.alias_of IS NULL AND w.memorability IS NOT NULL AND w.reducer = 'pool'")
+        "WHERE w.alias_of IS NULL AND w.memorability IS NOT NULL AND w.reducer = 'pool' "
+        "ORDER BY w.model, w.model_id, w.setup_id, w.layer_index, w.layer")
 
 
 def brain_relation(s: ReadSession) -> pl.DataFrame:

@@ -91,9 +91,10 @@ RANK_GROUP = ("scope", "model_id", "memorability_setup_id", "brain_setup_id", "r
 
 def brain_layer_pairs(s: ReadSession) -> pl.DataFrame:
     """``memorability_brain_ranks``: per correlation group, each layer's memorability and brain
-    score and relative depth (what the bootstrap over layers resamples)."""
+    score and relative depth (what the bootstrap over layers resamples), in a fixed order:
+    the bootstrap draws layers by position, so an unordered read would change its CIs."""
     return s.frame(f"SELECT {', '.join(RANK_GROUP)}, memorability, brain, relative_depth "
-                   "FROM memorability_brain_ranks")
+                   "FROM memorability_brain_ranks ORDER BY ALL")
 
 
 def _view(s: ReadSession, view: str, columns: str, filters: tuple[list[str], list],
