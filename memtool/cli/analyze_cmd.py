@@ -1,8 +1,9 @@
 """`memtool analyze`: are the layers that predict memorability the brain-like ones?
 
 Reads the analysis views (sql/views/memorability_brain_*.sql, best_memorability_layer_brain,
-brain_region_tracking_memorability) and prints them as tables, adding percentile
-bootstrap CIs over layers from ``memtool.scoring.stats.correlate_across_layers``.
+brain_region_tracking_memorability) through ``memtool.store.read`` and prints them as
+tables, adding percentile bootstrap CIs over layers from
+``memtool.scoring.stats.correlate_across_layers``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from typing import List, Optional
 import typer
 
 from memtool.cli.common import DB_HELP, console, default_db, user_errors
-
-_GROUP = ("scope", "model_id", "memorability_setup_id", "brain_setup_id", "region")
 
 
 @user_errors
@@ -51,57 +50,31 @@ def analyze(
     console.print(tracking_table(store, models=model))
 
 
-def _filters(models, targets, *, scoped: bool, prefix: str = "") -> tuple[str, list]:
-    """WHERE clause for --model / --target; pooled rows (scope) stay whatever the models."""
-    where, params = [], []
-    if models:
-        marks = ", ".join("?" * len(models))
-        where.append(f"{prefix}model IN ({marks})" + (f" OR {prefix}scope = 'pooled'" if scoped else ""))
-        params += list(models)
-    if targets:
-        marks = ", ".join("?" * len(targets))
-        where.append(f"{prefix}region IN ({marks}) OR {prefix}brain_target IN ({marks})")
-        params += list(targets) * 2
-    return (" WHERE " + " AND ".join(f"({w})" for w in where)) if where else "", params
-
-
 def correlations(store, *, models=None, targets=None, model_ids=None, dataset_id=None,
                  n_boot: int = 1000, seed: int = 0) -> list[dict]:
     """memorability_brain_partial rows with the Fisher CI of rho and bootstrap CIs over layers.
 
+    ``models``: model names as stored; ``targets``: regions or brain target names;
     ``model_ids`` narrows the per-model rows to those models (pooled rows always cover
     every model in the database); ``dataset_id`` keeps one memorability data set.
     """
     from memtool.scoring.stats import correlate_across_layers
+    from memtool.store import read
 
-    where, params = _filters(models, targets, scoped=True, prefix="p.")
-    if model_ids:
-        where += (" AND " if where else " WHERE ") + \
-            f"(p.model_id IN ({', '.join('?' * len(model_ids))}) OR p.scope = 'pooled')"
-        params += list(model_ids)
-    if dataset_id:
-        where += (" AND " if where else " WHERE ") + "p.memorability_dataset_id = ?"
-        params.append(dataset_id)
-    cols, rows = store.query(
-        "SELECT p.*, c.spearman_ci_low, c.spearman_ci_high "
-        "FROM memorability_brain_partial AS p JOIN memorability_brain_correlation AS c "
-        "ON c.scope = p.scope AND c.model_id IS NOT DISTINCT FROM p.model_id "
-        "AND c.memorability_setup_id = p.memorability_setup_id "
-        "AND c.brain_setup_id = p.brain_setup_id AND c.region = p.region"
-        + where + " ORDER BY p.scope DESC, p.model, p.region, p.brain_target", params)
-    out = [dict(zip(cols, r)) for r in rows]
-    if not out or n_boot <= 0:
+    with read.reading(store) as s:
+        out = read.brain_correlations(s, models=models, targets=targets, model_ids=model_ids,
+                                      dataset_id=dataset_id).to_dicts()
+        layers = read.brain_layer_pairs(s).rows() if out and n_boot > 0 else []
+    if not layers:
         for row in out:
             row["boot_ci"] = row["boot_partial_ci"] = (None, None)
         return out
-    lcols, layer_rows = store.query(
-        f"SELECT {', '.join(_GROUP)}, memorability, brain, relative_depth "
-        "FROM memorability_brain_ranks")
+    width = len(read.RANK_GROUP)
     groups: dict[tuple, list[tuple[float, float, float]]] = {}
-    for r in layer_rows:
-        groups.setdefault(tuple(r[: len(_GROUP)]), []).append(tuple(r[len(_GROUP):]))
+    for r in layers:
+        groups.setdefault(tuple(r[:width]), []).append(tuple(r[width:]))
     for row in out:
-        mem, brain, depth = zip(*groups[tuple(row[k] for k in _GROUP)])
+        mem, brain, depth = zip(*groups[tuple(row[k] for k in read.RANK_GROUP)])
         corr = correlate_across_layers(mem, brain, depth, n_boot=n_boot, seed=seed)
         row["boot_ci"] = corr.spearman_ci
         row["boot_partial_ci"] = corr.partial_ci
@@ -169,12 +142,10 @@ def correlation_table(rows: list[dict], *, boot: bool = True, title: str | None 
 
 
 def best_layer_table(store, *, models=None, targets=None):
-    where, params = _filters(models, targets, scoped=False)
-    cols, rows = store.query(
-        "SELECT model, best_memorability_layer, relative_depth, memorability, brain_target, region,"
-        " brain_metric, brain, brain_rank, n_brain_layers, best_brain_layer, best_brain_score "
-        "FROM best_memorability_layer_brain" + where + " ORDER BY model, region, brain_target",
-        params)
+    from memtool.store import read
+
+    with read.reading(store) as s:
+        rows = read.best_memorability_layer_brain(s, models=models, targets=targets).to_dicts()
     table = _table("best memorability layer of each model and its brain scores")
     table.add_column("model", overflow="fold", min_width=8)
     table.add_column("best layer (depth)", overflow="fold", min_width=8)
@@ -183,8 +154,7 @@ def best_layer_table(store, *, models=None, targets=None):
     table.add_column("brain", justify="right", no_wrap=True)
     table.add_column("rank", justify="right", no_wrap=True)
     table.add_column("most brain-like layer", overflow="fold", min_width=8)
-    for r in rows:
-        d = dict(zip(cols, r))
+    for d in rows:
         if d["brain_target"] is None:
             continue
         rank = f"{d['brain_rank']}/{d['n_brain_layers']}" if d["brain_rank"] is not None else "-"
@@ -197,17 +167,15 @@ def best_layer_table(store, *, models=None, targets=None):
 
 
 def tracking_table(store, *, models=None):
-    where, params = _filters(models, None, scoped=True)
-    cols, rows = store.query(
-        "SELECT scope, model, best_target, best_region, n_layers, spearman, partial_spearman, "
-        "runner_up_target, runner_up_spearman, best_partial_target, best_partial_spearman, n_targets "
-        "FROM brain_region_tracking_memorability" + where + " ORDER BY scope DESC, model", params)
+    from memtool.store import read
+
+    with read.reading(store) as s:
+        rows = read.region_tracking(s, models=models).to_dicts()
     table = _table("which brain target's similarity best tracks memorability across layers")
     for name in ("model", "best target", "rho", "partial", "runner-up (rho)", "best by partial",
                  "of"):
         table.add_column(name, overflow="fold", min_width=3)
-    for r in rows:
-        d = dict(zip(cols, r))
+    for d in rows:
         runner = f"{d['runner_up_target']} ({_num(d['runner_up_spearman'])})" if d["runner_up_target"] else "-"
         bp = f"{d['best_partial_target']} ({_num(d['best_partial_spearman'])})" \
             if d["best_partial_target"] else "-"

@@ -13,7 +13,6 @@ so its layers are kept out of the pretrained studies and shown with the fine-tun
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -21,13 +20,16 @@ from typing import Sequence
 import numpy as np
 import polars as pl
 
+from memtool.errors import UsageError
 from memtool.scoring.stats import Correlation, correlate_across_layers
 from memtool.scoring.stats import spearman_finite as spearman
-from memtool.errors import UsageError
-from memtool.store import Store
+from memtool.store import Store, read
+from memtool.store.read import STANDARD_TARGETS as BRAIN_TARGETS
+from memtool.store.read import ReadSession, match_models
 
-BRAIN_TARGETS = ("V1", "V2", "V4", "IT", "behavior")
-"""Brain targets that ``layer_scores_wide`` carries as columns, in display order."""
+__all__ = ["BRAIN_TARGETS", "FinetuneResults", "ReportData", "Study", "TargetCorrelation",
+           "canonical_targets", "column", "load_report_data", "match_models", "slug",
+           "study_correlations"]
 
 N_BOOT = 1000
 """Bootstrap resamples for the across-layer correlation CIs (seeded: reports are stable)."""
@@ -70,7 +72,7 @@ class TargetCorrelation:
 
 
 @dataclass
-class FinetuneData:
+class FinetuneResults:
     """Completed fine-tuning runs and the brain similarity of their penultimate layers.
 
     ``runs``: completed rows of the ``finetune_results`` view (one per run) with the run id
@@ -95,31 +97,11 @@ class ReportData:
     runs: pl.DataFrame              # run_overview rows of the selected runs
     datasets: pl.DataFrame          # data sets used by the studies (all when there are none)
     targets: list[str]              # brain targets asked for (all by default)
-    finetune: FinetuneData | None = None
+    finetune: FinetuneResults | None = None
     missing: list[str] = field(default_factory=list)
 
 
 # -- selection --------------------------------------------------------------------------
-def match_models(names: Sequence[str], patterns: Sequence[str] | None) -> list[str]:
-    """Model names matching any glob pattern (case-insensitive).
-
-    A pattern matches the full name (``timm:resnet*``) or the name without its source
-    prefix (``resnet*`` matches ``timm:resnet18``).
-    """
-    names = sorted(set(names))
-    if not patterns:
-        return names
-    chosen = []
-    for name in names:
-        short = name.split(":", 1)[-1]
-        for pattern in patterns:
-            p = pattern.lower()
-            if fnmatch.fnmatchcase(name.lower(), p) or fnmatch.fnmatchcase(short.lower(), p):
-                chosen.append(name)
-                break
-    return chosen
-
-
 def canonical_targets(targets: Sequence[str] | None) -> list[str]:
     """Validate --target values against the brain targets the views carry."""
     if not targets:
@@ -136,33 +118,8 @@ def canonical_targets(targets: Sequence[str] | None) -> list[str]:
     return [t for t in BRAIN_TARGETS if t in out]
 
 
-def resolve_runs(store: Store, runs: Sequence[str] | None) -> list[str] | None:
-    """Expand run ids or unique prefixes to full ids; None means every run."""
-    if not runs:
-        return None
-    _, rows = store.query("SELECT run_id FROM runs ORDER BY run_id")
-    known = [r[0] for r in rows]
-    out = []
-    for wanted in runs:
-        hits = [r for r in known if r == wanted] or [r for r in known if r.startswith(wanted)]
-        if len(hits) != 1:
-            what = "matches several runs" if hits else "is not in the database"
-            raise UsageError(f"run '{wanted}' {what}",
-                             hint="list runs with: memtool query \"SELECT * FROM run_overview\"")
-        if hits[0] not in out:
-            out.append(hits[0])
-    return sorted(out)
-
-
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "study"
-
-
-def _tables(store: Store) -> set[str]:
-    """Tables and views of the store (older stores lack the fine-tuning and brain ones)."""
-    _, rows = store.query(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")
-    return {r[0] for r in rows}
 
 
 # -- loading ----------------------------------------------------------------------------
@@ -175,19 +132,17 @@ def load_report_data(store: Store, *, runs: Sequence[str] | None = None,
     memorability scores for, every setup of the models it wrote brain scores for, and the
     fine-tuning runs it trained. ``models``: glob pattern(s) on model names. ``targets``:
     brain targets to show. Raises UsageError when a run, model pattern or target names
-    nothing in the database.
+    nothing in the database. All reads share one read-only connection.
     """
+    with read.reading(store) as s:
+        return _load(s, store.path.name, runs, models, targets)
+
+
+def _load(s: ReadSession, db_name: str, runs, models, targets) -> ReportData:
     patterns = [models] if isinstance(models, str) else list(models or [])
     wanted_targets = canonical_targets(targets)
-    run_ids = resolve_runs(store, runs)
-    tables = _tables(store)
-    has_finetune = "finetune_runs" in tables
-
-    _, rows = store.query("SELECT name FROM models ORDER BY name")
-    all_names = [r[0] for r in rows]
-    if has_finetune:
-        _, rows = store.query("SELECT DISTINCT model FROM finetune_runs ORDER BY model")
-        all_names += [r[0] for r in rows]
+    run_ids = read.resolve_runs(s, runs)
+    all_names = read.model_names(s)
     chosen = match_models(all_names, patterns)
     if patterns and not chosen:
         listing = sorted(set(all_names))
@@ -195,60 +150,34 @@ def load_report_data(store: Store, *, runs: Sequence[str] | None = None,
         raise UsageError(f"no model in the database matches {' or '.join(patterns)}",
                          hint=f"models stored: {shown}" if listing else "run memtool sweep first")
 
-    finetuned_ids: list[str] = []
-    if has_finetune:
-        _, rows = store.query("SELECT DISTINCT finetuned_model_id FROM finetune_runs "
-                              "WHERE finetuned_model_id IS NOT NULL ORDER BY 1")
-        finetuned_ids = [r[0] for r in rows]
-
-    wide = store.query_polars(
-        "SELECT * FROM layer_scores_wide WHERE alias_of IS NULL "
-        "ORDER BY dataset, reducer, setup_id, model, model_id, layer_index, layer")
-    best = store.query_polars(
-        "SELECT * FROM best_layer_per_model ORDER BY dataset, reducer, setup_id, model, model_id")
-    keep = pl.col("model").is_in(chosen) & ~pl.col("model_id").is_in(finetuned_ids)
-    wide, best = wide.filter(keep), best.filter(keep)
+    keep = pl.col("model").is_in(chosen) & ~pl.col("model_id").is_in(read.finetuned_model_ids(s))
+    wide, best = read.wide(s, aliases=False).filter(keep), read.best_layers(s).filter(keep)
     if run_ids is not None:
-        pairs = _run_pairs(store, run_ids)
+        pairs = read.run_setups(s, run_ids)
         wide = wide.join(pairs, on=["model_id", "setup_id"], how="semi", maintain_order="left")
         best = best.join(pairs, on=["model_id", "setup_id"], how="semi", maintain_order="left")
 
-    studies = _studies(store, wide, best, wanted_targets, tables)
-    runs_frame = store.query_polars(
-        "SELECT run_id, kind, status, started_at, duration_s, n_models, n_layers_scored, "
-        "memtool_version, command, error FROM run_overview ORDER BY started_at, run_id")
+    all_datasets = read.datasets(s)
+    studies = _studies(s, wide, best, wanted_targets, all_datasets)
+    runs_frame = read.runs(s).select(
+        "run_id", "kind", "status", "started_at", "duration_s", "n_models", "n_layers_scored",
+        "memtool_version", "command", "error")
     if run_ids is not None:
         runs_frame = runs_frame.filter(pl.col("run_id").is_in(run_ids))
 
-    finetune = None
-    if has_finetune and all(v in tables for v in FINETUNE_VIEWS):
-        finetune = load_finetune(store, chosen, run_ids, wanted_targets, tables)
-    used = {s.dataset_id for s in studies}
+    finetune = load_finetune(s, chosen, run_ids, wanted_targets)
+    used = {st.dataset_id for st in studies}
     if finetune is not None:
         used |= set(finetune.runs["dataset_id"].to_list())
-    datasets = store.query_polars(
-        "SELECT name, kind, n_images, n_splits, split_kind, ceiling, citation, dataset_id "
-        "FROM datasets ORDER BY name, dataset_id")
+    datasets = all_datasets.select("name", "kind", "n_images", "n_splits", "split_kind", "ceiling",
+                                   "citation", "dataset_id")
     if used:
         datasets = datasets.filter(pl.col("dataset_id").is_in(sorted(used)))
 
-    data = ReportData(db_name=store.path.name, studies=studies, runs=runs_frame,
+    data = ReportData(db_name=db_name, studies=studies, runs=runs_frame,
                       datasets=datasets, targets=wanted_targets, finetune=finetune)
-    data.missing = _missing(store, data, explicit_targets=bool(targets),
-                            has_finetune_table=has_finetune)
+    data.missing = _missing(s, data, explicit_targets=bool(targets))
     return data
-
-
-def _run_pairs(store: Store, run_ids: list[str]) -> pl.DataFrame:
-    mem = store.query_polars(
-        "SELECT DISTINCT model_id, setup_id FROM layer_scores "
-        "WHERE list_contains(?, run_id) AND target = 'memorability'", [run_ids])
-    via_brain = store.query_polars(
-        "SELECT DISTINCT m.model_id, m.setup_id FROM layer_scores AS m "
-        "WHERE m.target = 'memorability' AND m.model_id IN ("
-        "  SELECT model_id FROM layer_scores "
-        "  WHERE list_contains(?, run_id) AND target <> 'memorability')", [run_ids])
-    return pl.concat([mem, via_brain]).unique().sort(["model_id", "setup_id"])
 
 
 def _display_names(frame: pl.DataFrame) -> dict[str, str]:
@@ -260,37 +189,12 @@ def _display_names(frame: pl.DataFrame) -> dict[str, str]:
     return {mid: (name if counts[name] == 1 else mid) for mid, name in pairs}
 
 
-def _brain_target_names(store: Store, tables: set[str]) -> pl.DataFrame:
-    """Which stored brain target each region's column shows, per model and reducer.
-
-    ``layer_scores_wide`` shows one target per region, model and reducer (the one
-    ``latest_brain_scores`` marks with ``region_choice = 1``); stores made before that
-    view list every target of the region.
-    """
-    name = ("coalesce(t.name, d.name, s.dataset_id)" if "brain_targets" in tables
-            else "coalesce(d.name, s.dataset_id)")
-    join = ("LEFT JOIN brain_targets AS t ON t.target_id = s.dataset_id "
-            if "brain_targets" in tables else "")
-    if "latest_brain_scores" in tables:
-        source = ("(SELECT model_id, reducer, region AS target, brain_target_id AS dataset_id "
-                  "FROM latest_brain_scores WHERE region_choice = 1) AS s ")
-        where = ""
-    else:
-        source = "layer_scores AS s "
-        where = "WHERE s.fold = 'pooled' AND s.target <> 'memorability' "
-    return store.query_polars(
-        f"SELECT DISTINCT s.model_id, s.reducer, s.target AS region, {name} AS name "
-        f"FROM {source}{join}LEFT JOIN datasets AS d ON d.dataset_id = s.dataset_id "
-        f"{where}ORDER BY region, name")
-
-
-def _studies(store: Store, wide: pl.DataFrame, best: pl.DataFrame,
-             targets: list[str], tables: set[str]) -> list[Study]:
+def _studies(s: ReadSession, wide: pl.DataFrame, best: pl.DataFrame,
+             targets: list[str], datasets: pl.DataFrame) -> list[Study]:
     if wide.is_empty():
         return []
-    brain_names = _brain_target_names(store, tables)
-    _, rows = store.query("SELECT dataset_id, ceiling FROM datasets")
-    ceilings = dict(rows)
+    brain_names = read.shown_target_names(s)
+    ceilings = dict(datasets.select("dataset_id", "ceiling").rows())
     keys = (wide.select("setup_id", "dataset_id", "dataset", "reducer").unique()
             .sort(["dataset", "reducer", "setup_id"]))
     labels = [f"{r['dataset']} · {r['reducer']}" for r in keys.iter_rows(named=True)]
@@ -314,15 +218,14 @@ def _studies(store: Store, wide: pl.DataFrame, best: pl.DataFrame,
     return studies
 
 
-def _missing(store: Store, data: ReportData, *, explicit_targets: bool,
-             has_finetune_table: bool) -> list[str]:
+def _missing(s: ReadSession, data: ReportData, *, explicit_targets: bool) -> list[str]:
     """Plain sentences on what the report cannot show and the command that fills it."""
     out = []
     if not data.studies:
         out.append("no memorability scores in the selection: run `memtool sweep --db "
                    f"{data.db_name}` (or widen --run/--model)")
     else:
-        shown = {t for s in data.studies for t in s.targets}
+        shown = {t for st in data.studies for t in st.targets}
         if not shown:
             out.append("no brain scores for the selected layers: run `memtool sweep --brain IT "
                        "...` to score layers against a brain target")
@@ -331,23 +234,17 @@ def _missing(store: Store, data: ReportData, *, explicit_targets: bool,
                 if t not in shown:
                     out.append(f"no {t} scores for the selected layers: run `memtool sweep "
                                f"--brain {t} ...`")
-        for s in data.studies:
-            if s.ceiling is None:
-                out.append(f"data set {s.dataset} has no human ceiling on record: the best-layer "
+        for st in data.studies:
+            if st.ceiling is None:
+                out.append(f"data set {st.dataset} has no human ceiling on record: the best-layer "
                            "figure shows no ceiling line")
-    _, rows = store.query(
-        "SELECT DISTINCT target FROM layer_scores WHERE target <> 'memorability' ORDER BY target")
-    custom = [r[0] for r in rows if r[0] not in BRAIN_TARGETS]
+    custom = [r for r in read.stored_regions(s) if r not in BRAIN_TARGETS]
     if custom:
         out.append(f"brain targets {', '.join(custom)} are stored but not columns of "
                    "layer_scores_wide, so not plotted: query layer_scores_pooled for them")
     ft = data.finetune
     if ft is None:
-        if has_finetune_table:
-            _, rows = store.query("SELECT count(*) FROM finetune_runs")
-            n = rows[0][0]
-        else:
-            n = 0
+        n = read.count_jobs(s)
         out.append("no fine-tuning results" + (f" in the selection ({n} fine-tuning run(s) in "
                                                "the database, none completed and selected)"
                                                if n else "")
@@ -386,43 +283,20 @@ def study_correlations(study: Study) -> list[TargetCorrelation]:
 
 
 # -- fine-tuning (optional tables) -------------------------------------------------------
-FINETUNE_VIEWS = ("finetune_results", "finetune_penultimate_scores")
-
-
-def load_finetune(store: Store, models: list[str], run_ids: list[str] | None,
-                  targets: list[str], tables: set[str]) -> FinetuneData | None:
-    """Completed fine-tuning runs of the selected models, or None when there are none.
-
-    Call only when ``finetune_runs`` exists (stores written before fine-tuning lack it).
-    """
-    runs = store.query_polars(
-        "SELECT r.model, r.random_init, r.dataset, r.split, r.n_test, r.epochs_done, "
-        "r.best_epoch, r.best_val_rho, r.test_rho, r.test_ci_low, r.test_ci_high, "
-        "r.resmem_test_rho, r.penultimate_layer, r.finetune_id, f.run_id, d.ceiling, "
-        "r.dataset_id, r.finetuned_model_id "
-        "FROM finetune_results AS r JOIN finetune_runs AS f USING (finetune_id) "
-        "LEFT JOIN datasets AS d ON d.dataset_id = r.dataset_id "
-        "WHERE r.status = 'completed' AND r.test_rho IS NOT NULL "
-        "ORDER BY r.model, r.random_init, r.dataset, r.split, r.finetune_id")
+def load_finetune(s: ReadSession, models: list[str], run_ids: list[str] | None,
+                  targets: list[str]) -> FinetuneResults | None:
+    """Completed fine-tuning runs of the selected models, or None when there are none
+    (or the store has no fine-tuning tables)."""
+    runs = read.completed_runs(s)
+    if runs is None:
+        return None
     runs = runs.filter(pl.col("model").is_in(models))
     if run_ids is not None:
         runs = runs.filter(pl.col("run_id").is_in(run_ids))
     if runs.is_empty():
         return None
-    name_sql = ("coalesce(t.name, d.name, p.brain_target_id)" if "brain_targets" in tables
-                else "coalesce(d.name, p.brain_target_id)")
-    join_bt = ("LEFT JOIN brain_targets AS t ON t.target_id = p.brain_target_id "
-               if "brain_targets" in tables else "")
-    penultimate = store.query_polars(
-        f"SELECT p.model, p.dataset, p.split, p.region, {name_sql} AS brain_target, "
-        "p.test_rho, p.finetuned_similarity, p.pretrained_similarity, p.pretrained_best_rho, "
-        "p.pretrained_penultimate_rho, p.penultimate_layer, p.finetune_id, p.dataset_id, "
-        "p.brain_target_id FROM finetune_penultimate_scores AS p "
-        f"{join_bt}LEFT JOIN datasets AS d ON d.dataset_id = p.brain_target_id "
-        "WHERE list_contains(?, p.finetune_id) AND list_contains(?, p.region) "
-        "ORDER BY p.dataset, p.split, p.region, brain_target, p.model, p.finetune_id",
-        [runs["finetune_id"].to_list(), targets])
-    return FinetuneData(runs=runs, penultimate=penultimate,
+    penultimate = read.penultimate_scores(s, runs["finetune_id"].to_list(), targets)
+    return FinetuneResults(runs=runs, penultimate=penultimate,
                         relations=finetune_relations(penultimate, targets))
 
 

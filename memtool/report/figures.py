@@ -19,7 +19,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from memtool.report.data import FinetuneData, Study, TargetCorrelation, column
+from memtool.report.data import FinetuneResults, Study, TargetCorrelation, column
 
 OKABE_ITO = {
     "black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
@@ -261,7 +261,7 @@ def finetune_label(row: dict, repeated: set[str]) -> str:
     return text
 
 
-def finetune_rho(ft: FinetuneData) -> Figure:
+def finetune_rho(ft: FinetuneResults) -> Figure:
     """Fine-tuned test rho per run with its bootstrap CI, sorted, next to the human ceiling."""
     runs = ft.runs.sort(["test_rho", "finetune_id"], descending=[False, True], nulls_last=False)
     counts: dict[str, int] = {}
@@ -284,7 +284,7 @@ def finetune_rho(ft: FinetuneData) -> Figure:
     return fig
 
 
-def finetune_vs_similarity(ft: FinetuneData, dataset: str, split: str) -> Figure:
+def finetune_vs_similarity(ft: FinetuneResults, dataset: str, split: str) -> Figure:
     """Across models: fine-tuned test rho against penultimate-layer similarity per target.
 
     Filled points: the fine-tuned network's penultimate layer; open points: the same layer

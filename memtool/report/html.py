@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 
 import polars as pl
 
-from memtool.report.data import FinetuneData, ReportData, Study, TargetCorrelation
+from memtool.report.data import FinetuneResults, ReportData, Study, TargetCorrelation
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
@@ -54,7 +54,7 @@ class StudySection:
 
 @dataclass
 class FinetuneSection:
-    data: FinetuneData
+    data: FinetuneResults
     figures: list[FigureRef] = field(default_factory=list)
 
 

@@ -21,7 +21,9 @@ from typing import Callable
 
 import numpy as np
 
-from memtool.store import Store
+from memtool.scoring.stats import correlate_across_layers
+from memtool.store import Store, read
+from memtool.store.read import STANDARD_TARGETS, ReadSession
 
 FIGURE_PREFIXES = ("study_tracking", "study_relation", "study_baselines")
 
@@ -35,32 +37,13 @@ class StudyFindings:
     ceiling: float | None = None
 
 
-def _rows(store: Store, sql: str, params=None) -> list[dict]:
-    try:
-        cols, rows = store.query(sql, params or [])
-    except Exception:
-        return []
-    return [dict(zip(cols, r)) for r in rows]
+REGIONS = STANDARD_TARGETS
 
 
-def study_names(store: Store) -> list[str]:
-    return [r["study"] for r in _rows(store, "SELECT DISTINCT study FROM study_progress ORDER BY study")]
-
-
-REGIONS = ("V1", "V2", "V4", "IT", "behavior")
-
-
-def tracking_rows(store: Store, n_boot: int = 1000, seed: int = 0) -> list[dict]:
+def tracking_rows(s: ReadSession, n_boot: int = 1000, seed: int = 0) -> list[dict]:
     """Finding 1 over the *pretrained* models' layers (fine-tuned checkpoints' penultimate
-    layers left out), pooled and per model, with memtool.analysis's bootstrap CIs."""
-    from memtool.analysis import correlate_across_layers
-
-    rows = _rows(store, f"""
-        SELECT w.model, w.model_id, w.setup_id, w.relative_depth, w.memorability,
-               {', '.join('w.' + r for r in REGIONS)}
-        FROM layer_scores_wide AS w
-        JOIN pretrained_models AS p ON p.model_id = w.model_id
-        WHERE w.alias_of IS NULL AND w.memorability IS NOT NULL AND w.reducer = 'pool'""")
+    layers left out), pooled and per model, with memtool.scoring.stats's bootstrap CIs."""
+    rows = read.pretrained_layers(s, REGIONS).to_dicts()
     out = []
     for region in REGIONS:
         have = [r for r in rows if r.get(region) is not None and r.get("relative_depth") is not None]
@@ -84,31 +67,15 @@ def _f(x) -> float | None:
 
 
 def load_findings(store: Store) -> StudyFindings | None:
-    names = study_names(store)
-    if not names:
-        return None
-    f = StudyFindings(", ".join(names))
-    f.tracking = tracking_rows(store)
-    f.relation = _rows(store, """
-        SELECT dataset, split, region, finetuned_n AS n, finetuned_rho AS rho,
-               finetuned_ci_low AS ci_low, finetuned_ci_high AS ci_high,
-               from_pretrained_rho, pretrained_penult_n AS pre_n,
-               pretrained_penult_rho AS pre_rho, pretrained_penult_ci_low AS pre_ci_low,
-               pretrained_penult_ci_high AS pre_ci_high, pretrained_best_rho AS pre_best_rho
-        FROM finetune_brain_relation ORDER BY dataset, split, region""")
-    f.versus = _rows(store, """
-        WITH ft AS (
-            SELECT DISTINCT dataset_id, split FROM finetune_runs WHERE status = 'completed'
-        )
-        SELECT e.predictor_id, e.predictor,
-               CASE WHEN e.predictor = 'resmem' THEN 'baseline' ELSE 'fine-tuned' END AS kind,
-               e.dataset, e.split, e.part, e.n_images AS n, e.rho, e.ci_low, e.ci_high,
-               d.ceiling
-        FROM evaluations AS e
-        JOIN ft USING (dataset_id, split)
-        LEFT JOIN datasets AS d USING (dataset_id)
-        WHERE e.part = 'test'
-        ORDER BY e.dataset, e.split, e.rho DESC""")
+    """The three findings of the study the store holds; None for a store without one."""
+    with read.reading(store) as s:
+        names = read.study_names(s)
+        if not names:
+            return None
+        f = StudyFindings(", ".join(names))
+        f.tracking = tracking_rows(s)
+        f.relation = read.brain_relation(s).to_dicts()
+        f.versus = read.evaluations_on_test(s).to_dicts()
     ceilings = [r["ceiling"] for r in f.versus if r.get("ceiling") is not None]
     f.ceiling = ceilings[0] if ceilings else None
     return f
@@ -163,16 +130,20 @@ def tracking_figure(f: StudyFindings):
     return fig
 
 
-def relation_figure(f: StudyFindings):
+def _rows_figure(rows: list[dict], row_height: float):
+    """A one-panel figure with a row of marks per entry: (figure, axes, y of each row)."""
     from matplotlib.figure import Figure
 
     from memtool.report.figures import style
 
     style()
+    fig = Figure(figsize=(6.0, row_height * len(rows) + 1.6))
+    return fig, fig.add_subplot(1, 1, 1), np.arange(len(rows))[::-1]
+
+
+def relation_figure(f: StudyFindings):
     rows = f.relation
-    fig = Figure(figsize=(6.0, 0.6 * len(rows) + 1.6))
-    ax = fig.add_subplot(1, 1, 1)
-    y = np.arange(len(rows))[::-1]
+    fig, ax, y = _rows_figure(rows, 0.6)
     ft = [np.nan if r["rho"] is None else r["rho"] for r in rows]
     pre = [np.nan if r["pre_rho"] is None else r["pre_rho"] for r in rows]
     ax.errorbar(ft, y + 0.15, xerr=_err(ft, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows]),
@@ -190,15 +161,8 @@ def relation_figure(f: StudyFindings):
 
 
 def versus_figure(f: StudyFindings):
-    from matplotlib.figure import Figure
-
-    from memtool.report.figures import style
-
-    style()
     rows = f.versus
-    fig = Figure(figsize=(6.0, 0.4 * len(rows) + 1.6))
-    ax = fig.add_subplot(1, 1, 1)
-    y = np.arange(len(rows))[::-1]
+    fig, ax, y = _rows_figure(rows, 0.4)
     rho = [np.nan if r["rho"] is None else r["rho"] for r in rows]
     colors = ["tab:red" if r["kind"] == "baseline" else "tab:blue" for r in rows]
     err = _err(rho, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows])
@@ -229,57 +193,57 @@ def _table(headers, rows) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+FINDINGS = (
+    ("tracking", "1. Memorability tracks brain similarity across layers", tracking_figure,
+     "study_tracking", "Memorability vs brain similarity across layers",
+     "Spearman rho across layers between each layer's memorability rho and its brain similarity "
+     "(black) and the partial rho with relative depth held fixed (orange), pooled over models and "
+     "per model, with 95% percentile bootstrap CIs over layers (pretrained models only).",
+     ("scope", "model", "region", "layers", "rho", "95% CI", "partial (depth)", "95% CI"),
+     lambda r: (r["scope"], r["model"], r["region"], r["n"], _num(r["rho"]), _ci(r["ci_low"], r["ci_high"]),
+                _num(r["partial"]), _ci(r["partial_ci_low"], r["partial_ci_high"])),
+     "No layers with both memorability and brain scores yet (stage 1)."),
+    ("relation", "2. Penultimate-layer brain similarity vs accuracy across fine-tuned models",
+     relation_figure, "study_relation",
+     "Fine-tuned accuracy vs penultimate-layer similarity, across models",
+     "Spearman rho across models between the fine-tuned test rho and the fine-tuned penultimate "
+     "layer's brain similarity (blue), next to the pretrained models' penultimate memorability rho "
+     "vs their similarity (grey), with 95% CIs (Fisher's z; none for n <= 3).",
+     ("data set", "split", "region", "models", "rho (fine-tuned)", "95% CI", "rho (pretrained)", "95% CI"),
+     lambda r: (r["dataset"], r["split"], r["region"], r["n"], _num(r["rho"]), _ci(r["ci_low"], r["ci_high"]),
+                _num(r["pre_rho"]), _ci(r["pre_ci_low"], r["pre_ci_high"])),
+     "No fine-tuned model with penultimate brain scores yet (stages 2-3)."),
+    ("versus", "3. Fine-tuned models against the baselines and the human ceiling", versus_figure,
+     "study_baselines", "Fine-tuned models and baselines on identical test images",
+     "Test-set Spearman rho with 95% bootstrap CIs; fine-tuned models blue, baselines red, the "
+     "dashed line the data set's human split-half ceiling.",
+     ("predictor", "kind", "data set", "split", "test images", "rho", "95% CI", "human ceiling"),
+     lambda r: (_label(r), r["kind"], r["dataset"], r["split"], r["n"], _num(r["rho"]),
+                _ci(r["ci_low"], r["ci_high"]), _num(r["ceiling"])),
+     "No test-set evaluations yet (stages 2 and 4)."),
+)
+"""Per finding: its rows (a StudyFindings field), heading, figure (function, stem, title,
+caption), table (headers, cells of a row) and the sentence shown while it has no rows."""
+
+
 def findings_html(f: StudyFindings, emit: Callable) -> str:
     """The lead section; ``emit(fig, stem, title, caption)`` saves a figure and returns its ref."""
     from memtool.report.html import figure_html
 
-    parts = [f'<section id="study-findings"><h2>Study findings ({escape(f.name)})</h2>']
     pooled = [r for r in f.tracking if r["scope"] == "pooled"]
-    parts.append("<h3>1. Memorability tracks brain similarity across layers</h3>")
-    if f.tracking:
-        lead = "; ".join(f"{r['region']}: rho {_num(r['rho'])} {_ci(r['ci_low'], r['ci_high'])}, "
-                         f"partial on depth {_num(r['partial'])} {_ci(r['partial_ci_low'], r['partial_ci_high'])} "
-                         f"over {r['n']} layers" for r in pooled)
-        parts.append(f"<p>All layers of all models (pooled): {escape(lead)}.</p>")
-        parts.append(figure_html(emit(tracking_figure(f), "study_tracking",
-                                      "Memorability vs brain similarity across layers",
-                                      "Spearman rho across layers between each layer's memorability "
-                                      "rho and its brain similarity (black) and the partial rho with "
-                                      "relative depth held fixed (orange), pooled over models and per "
-                                      "model, with 95% percentile bootstrap CIs over layers (pretrained models only).")))
-        parts.append(_table(["scope", "model", "region", "layers", "rho", "95% CI", "partial (depth)", "95% CI"],
-                            [(r["scope"], r["model"], r["region"], r["n"], _num(r["rho"]),
-                              _ci(r["ci_low"], r["ci_high"]), _num(r["partial"]),
-                              _ci(r["partial_ci_low"], r["partial_ci_high"])) for r in f.tracking]))
-    else:
-        parts.append("<p>No layers with both memorability and brain scores yet (stage 1).</p>")
-    parts.append("<h3>2. Penultimate-layer brain similarity vs accuracy across fine-tuned models</h3>")
-    if f.relation:
-        parts.append(figure_html(emit(relation_figure(f), "study_relation",
-                                      "Fine-tuned accuracy vs penultimate-layer similarity, across models",
-                                      "Spearman rho across models between the fine-tuned test rho and "
-                                      "the fine-tuned penultimate layer's brain similarity (blue), next "
-                                      "to the pretrained models' penultimate memorability rho vs their "
-                                      "similarity (grey), with 95% CIs (Fisher's z; none for n <= 3).")))
-        parts.append(_table(["data set", "split", "region", "models", "rho (fine-tuned)", "95% CI",
-                             "rho (pretrained)", "95% CI"],
-                            [(r["dataset"], r["split"], r["region"], r["n"], _num(r["rho"]),
-                              _ci(r["ci_low"], r["ci_high"]), _num(r["pre_rho"]),
-                              _ci(r["pre_ci_low"], r["pre_ci_high"])) for r in f.relation]))
-    else:
-        parts.append("<p>No fine-tuned model with penultimate brain scores yet (stages 2-3).</p>")
-    parts.append("<h3>3. Fine-tuned models against the baselines and the human ceiling</h3>")
-    if f.versus:
-        parts.append(figure_html(emit(versus_figure(f), "study_baselines",
-                                      "Fine-tuned models and baselines on identical test images",
-                                      "Test-set Spearman rho with 95% bootstrap CIs; fine-tuned models "
-                                      "blue, baselines red, the dashed line the data set's human "
-                                      "split-half ceiling.")))
-        parts.append(_table(["predictor", "kind", "data set", "split", "test images", "rho", "95% CI",
-                             "human ceiling"],
-                            [(_label(r), r["kind"], r["dataset"], r["split"], r["n"], _num(r["rho"]),
-                              _ci(r["ci_low"], r["ci_high"]), _num(r["ceiling"])) for r in f.versus]))
-    else:
-        parts.append("<p>No test-set evaluations yet (stages 2 and 4).</p>")
+    lead = "; ".join(f"{r['region']}: rho {_num(r['rho'])} {_ci(r['ci_low'], r['ci_high'])}, "
+                     f"partial on depth {_num(r['partial'])} {_ci(r['partial_ci_low'], r['partial_ci_high'])} "
+                     f"over {r['n']} layers" for r in pooled)
+    parts = [f'<section id="study-findings"><h2>Study findings ({escape(f.name)})</h2>']
+    for field_name, heading, figure, stem, title, caption, headers, cells, empty in FINDINGS:
+        rows = getattr(f, field_name)
+        parts.append(f"<h3>{heading}</h3>")
+        if not rows:
+            parts.append(f"<p>{empty}</p>")
+            continue
+        if field_name == "tracking":
+            parts.append(f"<p>All layers of all models (pooled): {escape(lead)}.</p>")
+        parts.append(figure_html(emit(figure(f), stem, title, caption)))
+        parts.append(_table(list(headers), [cells(r) for r in rows]))
     parts.append("</section>")
     return "\n".join(parts)

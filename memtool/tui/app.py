@@ -14,6 +14,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from memtool.tui.data import StoreReader
+from memtool.tui.nav import screen_bindings
 from memtool.tui.screens import (CorrelationScreen, FinetuneScreen, LayersScreen, OverviewScreen,
                                  SqlScreen)
 
@@ -32,14 +33,7 @@ class MemtoolApp(App):
         "sql": SqlScreen,
         "finetune": FinetuneScreen,
     }
-    BINDINGS = [
-        Binding("1", "switch_mode('overview')", "Overview", show=False),
-        Binding("2", "switch_mode('layers')", "Layers", show=False),
-        Binding("3", "switch_mode('correlation')", "Correlation", show=False),
-        Binding("4", "switch_mode('sql')", "SQL", show=False),
-        Binding("5", "switch_mode('finetune')", "Fine-tune", show=False),
-        Binding("q", "quit", "Quit"),
-    ]
+    BINDINGS = [*screen_bindings(), Binding("q", "quit", "Quit")]
 
     def __init__(self, reader: StoreReader, *, auto_refresh: float | None = AUTO_REFRESH_S,
                  history_path: Path | None = None):

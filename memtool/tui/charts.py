@@ -10,9 +10,8 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+import polars as pl
 from textual_plotext import PlotextPlot
-
-from memtool.tui.data import Curve, Points
 
 TARGET_COLORS = {"memorability": (230, 159, 0), "V1": (86, 180, 233), "V2": (0, 158, 115),
                  "V4": (204, 121, 167), "IT": (213, 94, 0), "behavior": (240, 228, 66)}
@@ -60,38 +59,40 @@ def depth_profile(widget: PlotextPlot, title: str, depth: Sequence, series: dict
     return f"{title}: {', '.join(drawn) or 'nothing to draw'}"
 
 
-def scatter(widget: PlotextPlot, points: Points, title: str) -> str:
-    """Memorability rho (y) against the brain score (x), one colour per model when few."""
-    plt = _reset(widget, title, f"{points.target} score", "memorability rho")
-    models = points.models()
+def scatter(widget: PlotextPlot, points: pl.DataFrame, target: str, title: str) -> str:
+    """Memorability rho (y) against the brain score (x) of ``memtool.store.read.points``
+    rows, one colour per model when few; ``target`` names the x axis."""
+    plt = _reset(widget, title, f"{target} score", "memorability rho")
+    models = sorted(set(points["model"].to_list()))
     if len(models) <= MAX_MODEL_SERIES:
         for i, model in enumerate(models):
-            keep = [m == model for m in points.model]
-            sel = points.select(keep)
-            x, y = _finite(sel.brain, sel.memorability)
+            sel = points.filter(pl.col("model") == model)
+            x, y = _finite(sel["brain"].to_list(), sel["memorability"].to_list())
             plt.scatter(x, y, label=model.split(":")[-1], marker="●", color=MODEL_COLORS[i])
     else:
-        x, y = _finite(points.brain, points.memorability)
+        x, y = _finite(points["brain"].to_list(), points["memorability"].to_list())
         plt.scatter(x, y, label=f"{len(models)} models", marker="●", color=MODEL_COLORS[0])
     widget.refresh()
-    return f"{title}: {len(points)} layers from {len(models)} models"
+    return f"{title}: {points.height} layers from {len(models)} models"
 
 
-def learning_curve(widget: PlotextPlot, title: str, curve: Curve) -> str:
-    """Train and validation loss (left axis) and validation rho (right axis) by epoch."""
+def learning_curve(widget: PlotextPlot, title: str, curve: pl.DataFrame) -> str:
+    """Train and validation loss (left axis) and validation rho (right axis) by epoch, from
+    one job's ``finetune_epochs`` rows (epoch, train_loss, val_loss, val_rho)."""
     plt = _reset(widget, title, "epoch", "loss")
     drawn = []
-    for name, values, color, side in (("train loss", curve.train_loss, (0, 114, 178), "left"),
-                                      ("val loss", curve.val_loss, (86, 180, 233), "left"),
-                                      ("val rho", curve.val_rho, (230, 159, 0), "right")):
-        x, y = _finite(curve.epoch, values)
+    epoch = curve["epoch"].to_list()
+    for name, column, color, side in (("train loss", "train_loss", (0, 114, 178), "left"),
+                                      ("val loss", "val_loss", (86, 180, 233), "left"),
+                                      ("val rho", "val_rho", (230, 159, 0), "right")):
+        x, y = _finite(epoch, curve[column].to_list())
         if x:
             plt.plot(x, y, label=name, marker="braille", color=color, yside=side)
             drawn.append(name)
     if "val rho" in drawn:
         plt.ylabel("val rho", yside="right")
     widget.refresh()
-    return f"{title}: {', '.join(drawn) or 'no values'} over {len(curve.epoch)} epochs"
+    return f"{title}: {', '.join(drawn) or 'no values'} over {curve.height} epochs"
 
 
 def relation(widget: PlotextPlot, title: str, series: dict[str, tuple[Sequence, Sequence]],

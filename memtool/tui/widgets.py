@@ -1,4 +1,4 @@
-"""Widgets shared by the screens: a virtual table for large results and the screen bar.
+"""The virtual table the screens share for large results, and how its cells show values.
 
 ``VirtualTable`` renders only the rows on screen (Textual's line API), so tens of thousands
 of layers or query rows scroll, sort and refilter without the cost of building a widget
@@ -13,16 +13,13 @@ from typing import Any, Callable, Sequence
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
-from rich.text import Text
 from textual import events
 from textual.binding import Binding
-from textual.containers import Horizontal
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Label
 
 Formatter = Callable[[Any], str]
 MAX_COLUMN_WIDTH = 42
@@ -370,33 +367,3 @@ class VirtualTable(ScrollView, can_focus=True):
             if index == self.cursor_row and event.chain > 1:
                 self.action_activate()
             self.cursor_row = index
-
-
-class NavTab(Label):
-    """One entry of the screen bar; a click switches to its screen."""
-
-    def __init__(self, key: str, title: str, mode: str, active: bool):
-        super().__init__(f" {key} {title} ", id=f"nav-{mode}",
-                         classes="nav-tab -active" if active else "nav-tab")
-        self.mode = mode
-
-    def on_click(self) -> None:
-        self.app.switch_mode(self.mode)
-
-
-SCREENS = (("1", "Overview", "overview"), ("2", "Layers", "layers"),
-           ("3", "Correlation", "correlation"), ("4", "SQL", "sql"), ("5", "Fine-tune", "finetune"))
-
-
-class NavBar(Horizontal):
-    """The top line: the store's file name and the screens, numbered by their keys."""
-
-    def __init__(self, active: str, db_name: str):
-        super().__init__(id="nav")
-        self.active = active
-        self.db_name = db_name
-
-    def compose(self):
-        yield Label(Text.assemble(("memtool ", "bold"), (self.db_name, "italic")), id="nav-title")
-        for key, title, mode in SCREENS:
-            yield NavTab(key, title, mode, mode == self.active)

@@ -36,7 +36,7 @@ def test_bootstrap_cis_come_from_analysis(db):
     it = next(r for r in rows if r["scope"] == "pooled" and r["region"] == "IT")
     _, layers = store.query(
         "SELECT memorability, brain, relative_depth FROM memorability_brain_ranks "
-        "WHERE scope = 'pooled' AND region = 'IT'")
+        "WHERE scope = 'pooled' AND region = 'IT' ORDER BY memorability, brain, relative_depth")
     mem, brain, depth = zip(*layers)
     expected = correlate_across_layers(mem, brain, depth, n_boot=300, seed=3)
     assert it["n_layers"] == expected.n == 101

@@ -6,7 +6,7 @@ import math
 
 from textual.app import App
 
-from memtool.store import Store
+from memtool.store import Store, read
 from memtool.tui.data import StoreReader, match_models
 from memtool.tui.history import MARKER, QueryHistory, default_history_path, parse_history
 from memtool.tui.widgets import VirtualTable, format_value
@@ -16,29 +16,28 @@ from tests.tui.conftest import settle
 def test_points_pair_memorability_and_brain_like_the_wide_view(fixture_db):
     reader = StoreReader(fixture_db)
     with reader.session() as s:
-        targets = s.brain_targets()
+        targets = read.brain_targets(s)
         assert [t.label for t in targets] == ["V1", "V2", "V4", "IT"]
         it = targets[-1]
-        points = s.points(it, s.setups()[0])
+        points = read.points(s, it, read.setups(s)[0])
     rows = Store(fixture_db).query(
         "SELECT model, layer, relative_depth, memorability, IT FROM layer_scores_wide"
         " WHERE alias_of IS NULL ORDER BY model, relative_depth, layer")[1]
-    got = list(zip(points.model, points.layer, points.depth, points.memorability, points.brain))
-    assert got == [tuple(r) for r in rows]
+    assert points.rows() == [tuple(r) for r in rows]
 
 
 def test_fingerprint_changes_when_a_writer_adds_scores(store_copy):
     reader = StoreReader(store_copy)
     with reader.session() as s:
-        before = s.fingerprint()
+        before = read.fingerprint(s)
     with reader.session() as s:
-        assert s.fingerprint() == before
+        assert read.fingerprint(s) == before
     Store(store_copy).insert_scores([{
         "run_id": "r", "model_id": "timm:resnet18@wresn", "layer_name": "block0.layer0",
         "dataset_id": "ds0000000001", "setup_id": "other", "target": "memorability",
         "fold": "pooled", "metric": "spearman", "score": 0.1, "reducer": "pool"}])
     with reader.session() as s:
-        assert s.fingerprint() != before
+        assert read.fingerprint(s) != before
 
 
 def test_several_targets_of_one_region_are_told_apart(store_copy):
@@ -47,20 +46,25 @@ def test_several_targets_of_one_region_are_told_apart(store_copy):
         "dataset_id": "kiani-it", "setup_id": "s2", "target": "IT", "fold": "pooled",
         "metric": "rdm", "score": 0.3, "reducer": "pool"}])
     with StoreReader(store_copy).session() as s:
-        labels = [t.label for t in s.brain_targets()]
+        labels = [t.label for t in read.brain_targets(s)]
         assert labels[:3] == ["V1", "V2", "V4"]
         assert sorted(labels[3:]) == ["IT · demo", "IT · kiani-it"]
-        kiani = next(t for t in s.brain_targets() if t.target_id == "kiani-it")
-        assert len(s.points(kiani)) == 1
+        kiani = next(t for t in read.brain_targets(s) if t.target_id == "kiani-it")
+        assert read.points(s, kiani).height == 1
 
 
 def test_match_models_by_glob_or_substring():
     names = ["timm:resnet18", "timm:resnet50", "torchvision:alexnet"]
-    assert match_models(names, "") == names
-    assert match_models(names, "resnet") == names[:2]
-    assert match_models(names, "timm:*50") == ["timm:resnet50"]
-    assert match_models(names, "*NET18") == ["timm:resnet18"]
-    assert match_models(names, "vgg") == []
+    assert match_models(names, "", substring=True) == names
+    assert match_models(names, "resnet", substring=True) == names[:2]
+    assert match_models(names, "timm:*50", substring=True) == ["timm:resnet50"]
+    assert match_models(names, "*NET18", substring=True) == ["timm:resnet18"]
+    assert match_models(names, "res*", substring=True) == names[:2]  # without the source prefix
+    assert match_models(names, "vgg", substring=True) == []
+    # the report's and analyze's --model: globs, the name with or without its prefix
+    assert match_models(names, "resnet") == []
+    assert match_models(names, ["alexnet", "*50"]) == ["timm:resnet50", "torchvision:alexnet"]
+    assert match_models(names + names[:1], None) == names
 
 
 def test_history_file_round_trip_and_limits(tmp_path, monkeypatch):

@@ -22,8 +22,10 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from memtool.errors import MemtoolError
-from memtool.tui.data import ReadSession, StoreReader
-from memtool.tui.widgets import NavBar
+from memtool.store import read
+from memtool.store.read import ReadSession
+from memtool.tui.data import StoreReader
+from memtool.tui.nav import NavBar
 
 
 class MemtoolScreen(Screen):
@@ -84,7 +86,7 @@ class MemtoolScreen(Screen):
         """Re-read the store (worker thread); show the data if anything changed or forced."""
         try:
             with self.reader.session() as session:
-                fingerprint = session.fingerprint()
+                fingerprint = read.fingerprint(session)
                 if not force and fingerprint == self._fingerprint:
                     return
                 data = self.fetch(session)

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 import duckdb
+import polars as pl
 from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
@@ -24,8 +25,9 @@ from textual_plotext import PlotextPlot
 from memtool.scoring.stats import Correlation, correlate_across_layers, partial_spearman
 from memtool.scoring.stats import spearman_finite as spearman
 from memtool.errors import MemtoolError
+from memtool.store import read
+from memtool.store.read import BrainTarget, ReadSession, Setup, match_models
 from memtool.tui import charts
-from memtool.tui.data import BrainTarget, Points, ReadSession, Setup, match_models
 from memtool.tui.screens.base import MemtoolScreen
 from memtool.tui.widgets import plural
 
@@ -42,6 +44,11 @@ def fmt_ci(ci: tuple[float, float]) -> str:
     if any(math.isnan(v) for v in ci):
         return "n/a"
     return f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"
+
+
+def _columns(points: pl.DataFrame) -> tuple[list, list, list]:
+    """Memorability, brain score and relative depth of ``read.points`` rows, as lists."""
+    return tuple(points[c].to_list() for c in ("memorability", "brain", "depth"))
 
 
 @dataclass
@@ -78,7 +85,7 @@ class CorrelationScreen(MemtoolScreen):
     def __init__(self) -> None:
         super().__init__()
         self.data: CorrelationData | None = None
-        self._points: dict[tuple, Points] = {}
+        self._points: dict[tuple, pl.DataFrame] = {}
         self.result: Correlation | None = None
         self.plot_info = ""
         self._updating = False
@@ -96,7 +103,8 @@ class CorrelationScreen(MemtoolScreen):
 
     def fetch(self, session: ReadSession) -> CorrelationData:
         self._points = {}
-        return CorrelationData(session.brain_targets(), session.setups(), session.scored_models())
+        return CorrelationData(read.brain_targets(session), read.setups(session),
+                               read.scored_models(session))
 
     def show(self, data: CorrelationData) -> None:
         self.data = data
@@ -194,33 +202,34 @@ class CorrelationScreen(MemtoolScreen):
         if points is None:
             try:
                 with self.reader.session() as session:
-                    points = self._points[key] = session.points(sel.target, sel.setup)
+                    points = self._points[key] = read.points(session, sel.target, sel.setup)
             except (MemtoolError, duckdb.Error) as exc:
                 text = exc.one_line() if isinstance(exc, MemtoolError) else " ".join(str(exc).split())
                 self.app.call_from_thread(self.query_one("#corr-stats", Static).update,
                                           f"[red]cannot read the scores: {escape(text)}[/red]")
                 return
+        models = sorted(set(points["model"].to_list()))
         if sel.scope == PATTERN:
-            keep = set(match_models(points.models(), sel.pattern))
+            keep = match_models(models, sel.pattern, substring=True)
         elif sel.scope.startswith("model:"):
-            keep = {sel.scope.split(":", 1)[1]}
+            keep = [sel.scope.split(":", 1)[1]]
         else:
-            keep = set(points.models())
-        chosen = points.select([m in keep for m in points.model])
-        result = correlate_across_layers(chosen.memorability, chosen.brain, chosen.depth, n_boot=N_BOOT)
+            keep = models
+        chosen = points.filter(pl.col("model").is_in(keep))
+        result = correlate_across_layers(*_columns(chosen), n_boot=N_BOOT)
         per_model = []
-        for model in chosen.models():
-            one = chosen.select([m == model for m in chosen.model])
-            per_model.append((model, len(one), spearman(one.memorability, one.brain),
-                              partial_spearman(one.memorability, one.brain, one.depth)))
+        for model in sorted(set(chosen["model"].to_list())):
+            mem, brain, depth = _columns(chosen.filter(pl.col("model") == model))
+            per_model.append((model, len(mem), spearman(mem, brain), partial_spearman(mem, brain, depth)))
         self.app.call_from_thread(self._show_result, sel, chosen, result, per_model)
 
-    def _show_result(self, sel: Selection, points: Points, result: Correlation, per_model) -> None:
+    def _show_result(self, sel: Selection, points: pl.DataFrame, result: Correlation, per_model) -> None:
         self.result = result
         title = f"memorability vs {sel.target.label} · {sel.describe()}"
         if sel.setup is not None and len(self.data.setups) > 1:
             title += f" · {sel.setup.label}"
-        self.plot_info = charts.scatter(self.query_one("#scatter", PlotextPlot), points, title)
+        self.plot_info = charts.scatter(self.query_one("#scatter", PlotextPlot), points,
+                                        sel.target.label, title)
         lines = [f"[b]memorability vs {escape(sel.target.label)}[/b]",
                  f"{escape(sel.describe())}",
                  f"{plural(result.n, 'layer')}, {plural(len(per_model), 'model')}", "",

@@ -18,8 +18,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from memtool.store import read
+from memtool.store.read import FinetuneJobs, ReadSession
 from memtool.tui import charts
-from memtool.tui.data import FinetuneData, ReadSession
 from memtool.tui.screens.base import MemtoolScreen
 from memtool.tui.widgets import VirtualTable, plural
 
@@ -55,7 +56,7 @@ class FinetuneScreen(MemtoolScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.data: FinetuneData | None = None
+        self.data: FinetuneJobs | None = None
         self.curve_info = ""
         self.relation_info = ""
         self.brain_region: str | None = None
@@ -72,10 +73,10 @@ class FinetuneScreen(MemtoolScreen):
                 yield PlotextPlot(id="ft-relation")
                 yield Static(id="ft-relation-stats")
 
-    def fetch(self, session: ReadSession) -> FinetuneData | None:
-        return session.finetune()
+    def fetch(self, session: ReadSession) -> FinetuneJobs | None:
+        return read.finetune(session)
 
-    def show(self, data: FinetuneData | None) -> None:
+    def show(self, data: FinetuneJobs | None) -> None:
         self.data = data
         empty = self.query_one("#ft-empty", Static)
         body = self.query_one("#ft-body")
@@ -85,7 +86,7 @@ class FinetuneScreen(MemtoolScreen):
             return
         empty.display, body.display = False, True
         rows = []
-        for job in data.jobs.records():
+        for job in data.jobs.to_dicts():
             epochs = f"{job['epochs_done'] or 0}/{job['epochs_planned'] or '?'}"
             rows.append((job["model"], job["test_rho"], _ci(job["test_ci_low"], job["test_ci_high"]),
                          job["status"], epochs, job["best_val_rho"], job["IT"], job["pretrained_IT"],
@@ -105,7 +106,7 @@ class FinetuneScreen(MemtoolScreen):
         if job is None:
             return
         self._job = job
-        curve = self.data.curves.get(job["finetune_id"])
+        curve = self.data.curve(job["finetune_id"])
         plot = self.query_one("#ft-curve", PlotextPlot)
         title = f"{job['model']} · {job['dataset']} {job['split']}"
         if curve is None:

@@ -17,8 +17,11 @@ from textual.containers import Container, Horizontal
 from textual.widgets import Input, Label
 from textual_plotext import PlotextPlot
 
+import polars as pl
+
+from memtool.store import read
+from memtool.store.read import STANDARD_TARGETS, ReadSession
 from memtool.tui import charts
-from memtool.tui.data import STANDARD_TARGETS, ReadSession, Table
 from memtool.tui.screens.base import MemtoolScreen
 from memtool.tui.widgets import VirtualTable
 
@@ -41,8 +44,11 @@ class LayerRows:
     brain: list[str]
 
     @classmethod
-    def build(cls, table: Table) -> "LayerRows":
-        recs = table.records()
+    def build(cls, frame: pl.DataFrame) -> "LayerRows":
+        """From ``layer_scores_wide`` rows (``memtool.store.read.wide``)."""
+        recs = frame.rename({"relative_depth": "depth", "module_type": "type",
+                             "memorability": "rho", "memorability_ci_low": "ci_low",
+                             "memorability_ci_high": "ci_high", "output_shape": "shape"}).to_dicts()
         brain = [t for t in STANDARD_TARGETS if any(r[t] is not None for r in recs)]
         multi = len({(r["dataset"], r["reducer"]) for r in recs}) > 1
         columns = ["model", "layer", "depth", "type", "rho", "ci95", *brain]
@@ -103,7 +109,7 @@ class LayersScreen(MemtoolScreen):
         self.query_one("#layers-body").set_class(self.size.width >= WIDE, "-wide")
 
     def fetch(self, session: ReadSession) -> LayerRows:
-        return LayerRows.build(session.layers())
+        return LayerRows.build(read.wide(session))
 
     def show(self, data: LayerRows) -> None:
         self.data = data

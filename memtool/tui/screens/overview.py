@@ -13,7 +13,10 @@ from rich.markup import escape
 from textual.app import ComposeResult
 from textual.widgets import Label, Static
 
-from memtool.tui.data import ReadSession, Table
+import polars as pl
+
+from memtool.store import read
+from memtool.store.read import ReadSession
 from memtool.tui.screens.base import MemtoolScreen
 from memtool.tui.widgets import VirtualTable, format_value, plural
 
@@ -40,8 +43,8 @@ def format_status(status) -> str:
 @dataclass
 class OverviewData:
     summary: dict
-    runs: Table
-    datasets: Table
+    runs: pl.DataFrame
+    datasets: pl.DataFrame
 
 
 class OverviewScreen(MemtoolScreen):
@@ -59,7 +62,14 @@ class OverviewScreen(MemtoolScreen):
                            formatters={"ceiling": lambda v: format_value(v)})
 
     def fetch(self, session: ReadSession) -> OverviewData:
-        return OverviewData(session.summary(), session.runs(), session.datasets())
+        runs = read.live_durations(read.runs(session)).sort(
+            ["started_at", "run_id"], descending=[True, False], nulls_last=True).select(
+            "run_id", "kind", "status", models="n_models", layers="n_layers_scored",
+            duration_s="duration_s", started_at="started_at", command="command", error="error")
+        datasets = read.datasets(session).select(
+            "name", "kind", images="n_images", splits="n_splits", split_kind="split_kind",
+            ceiling="ceiling", score_mean="score_mean", citation="citation", spec="spec")
+        return OverviewData({**read.summary(session), "path": session.path}, runs, datasets)
 
     def show(self, data: OverviewData) -> None:
         s = data.summary
@@ -73,8 +83,8 @@ class OverviewScreen(MemtoolScreen):
             f" (+{plural(s['aliases'], 'alias', 'aliases')}) ·"
             f" {plural(s['score_rows'], 'score row')} · {plural(s['datasets'], 'data set')}\n"
             f"[dim]{live}r refreshes · 1-5 switch screens · q quits[/]")
-        self.query_one("#runs", VirtualTable).set_data(data.runs.columns, data.runs.rows)
-        self.query_one("#datasets", VirtualTable).set_data(data.datasets.columns, data.datasets.rows)
+        self.query_one("#runs", VirtualTable).set_data(data.runs.columns, data.runs.rows())
+        self.query_one("#datasets", VirtualTable).set_data(data.datasets.columns, data.datasets.rows())
         self._show_detail(self.query_one("#runs", VirtualTable).current_row)
 
     def on_virtual_table_cursor_moved(self, message: VirtualTable.CursorMoved) -> None:
