@@ -24,7 +24,7 @@ class SweepContext:
     readout: object  # ReadoutConfig
     setup_id: str
     device: object  # torch.device
-    brain: list = field(default_factory=list)  # [(BrainTarget, brain setup_id)]
+    brain: list = field(default_factory=list)  # [(scoring.brain.BrainTarget, brain setup_id)]
     decoded: object = None  # memtool.data.images.DecodeCache shared by the sweep's models
     reference: object = None  # brainscore_pca.ReferenceSet when a target uses Brain-Score features
 

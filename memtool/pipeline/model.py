@@ -19,11 +19,11 @@ from memtool.pipeline.loop import ModelRun, score_targets
 def sweep_model(spec: str, ctx, sink, run_id: str, reporter) -> ModelOutcome:
     """Score every selected layer of one model; rows go to ``sink`` batch by batch."""
     from memtool.pipeline.features import brainscore_features, reducer_features
-    from memtool.pipeline.targets import BrainTarget, MemorabilityTarget
+    from memtool.pipeline.targets import BrainScoringTarget, MemorabilityTarget
 
     run, n_selected, n_alias = _load_and_probe(spec, ctx, sink, run_id, reporter)
     memorability = score_targets(run, reducer_features(run), [MemorabilityTarget(ctx)])
-    brain = [BrainTarget(t, setup_id) for t, setup_id in ctx.brain]
+    brain = [BrainScoringTarget(t, setup_id) for t, setup_id in ctx.brain]
     for target in brain:
         target.register(sink, ctx)
     on_brainscore = [t for t in brain if t.features == "brainscore"]

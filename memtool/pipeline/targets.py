@@ -84,9 +84,9 @@ class MemorabilityTarget:
         sink.insert_scores(rows)
 
 
-class BrainTarget:
-    """One brain target (memtool.scoring.brain): each layer scored by brainscore-vision's
-    metric and ceiling, rows as (layer_scores row, brain_scores row) pairs."""
+class BrainScoringTarget:
+    """A brain target (memtool.scoring.brain.BrainTarget) in the loop: each layer scored
+    by brainscore-vision's metric and ceiling, rows as (layer_scores, brain_scores) pairs."""
 
     timing = "brain_"
 
