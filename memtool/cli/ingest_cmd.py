@@ -16,7 +16,7 @@ def ingest(
     db: Path = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Ingest Parquet result shards into the database; shards ingested before are skipped."""
-    from memtool.distributed.shards import ingest_shards
+    from memtool.store.shards import ingest_shards
     from memtool.store import Store
 
     if not results_dir.is_dir():

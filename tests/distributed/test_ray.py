@@ -13,7 +13,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from memtool.distributed.shards import ingest_shards, pending_shards  # noqa: E402
+from memtool.store.shards import ingest_shards, pending_shards  # noqa: E402
 from memtool.progress import NullReporter  # noqa: E402
 from memtool.store import Store  # noqa: E402
 from memtool.sweep import SweepConfig, run_sweep  # noqa: E402

@@ -29,12 +29,12 @@ for _var, _sub in (("RESULTCACHING_HOME", "result_caching"), ("BRAINSCORE_HOME",
     os.environ.setdefault(_var, str(_CACHE / _sub))
 os.environ.setdefault("BS_INSTALL_DEPENDENCIES", "no")
 
-import memtool.sweep  # noqa: E402
-from memtool.distributed.shards import pending_shards  # noqa: E402
+import memtool.engines.ray as ray_engine  # noqa: E402
+from memtool.store.shards import pending_shards  # noqa: E402
 from memtool.store import Store  # noqa: E402
 from memtool.sweep import SweepConfig, run_sweep  # noqa: E402
 
-_MODEL_TASK = memtool.sweep._model_task
+_MODEL_TASK = ray_engine._model_task
 
 pytestmark = pytest.mark.slow
 MODEL = "tf_efficientnet_lite0"
@@ -147,7 +147,7 @@ def test_a_worker_killed_during_brain_scoring_still_gives_the_local_rows(local_r
     # Ray ships this module's functions to the workers by value (tests/ is not a package
     # that workers import), the sweep's own per-model task by reference.
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    monkeypatch.setattr(memtool.sweep, "_model_task",
+    monkeypatch.setattr(ray_engine, "_model_task",
                         partial(_dying_model_task, marker=str(tmp_path / "killed-once")))
     result = run_sweep(SweepConfig(**CONFIG), db, engine="ray",
                        ray_options={"results_dir": shards, "max_retries": 2})

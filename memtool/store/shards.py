@@ -22,7 +22,6 @@ from typing import Sequence
 
 import polars as pl
 
-from memtool.store import Store
 from memtool.store.store import (
     BRAIN_SCORE_COLUMNS,
     BRAIN_SETUP_COLUMNS,
@@ -32,6 +31,7 @@ from memtool.store.store import (
     MODEL_COLUMNS,
     SCORE_COLUMNS,
     SETUP_COLUMNS,
+    Store,
 )
 
 _STR, _INT, _FLT = pl.Utf8, pl.Int64, pl.Float64
@@ -65,7 +65,8 @@ def _jsonable(value):
 
 
 class ShardSink:
-    """The sweep's ResultSink on a worker: every write becomes one atomic Parquet shard.
+    """The ResultSink (memtool.store.sink) on a Ray worker: every write becomes one atomic
+    Parquet shard.
 
     ``done`` maps (setup_id, target) -> model_id -> layers the store already holds (sent by
     the driver, for memorability and every brain setup); layers found in this task's own

@@ -1,12 +1,13 @@
-"""Run a sweep's models as Ray tasks: one task per model, shards back, one writer.
+"""The Ray engine: one Ray task per model, shards back, one writer.
 
 The driver (the process running ``memtool sweep --engine ray``) starts or joins a Ray
 cluster, submits one task per model asking for a GPU (or ``cpus_per_task`` CPUs where the
 cluster has none), shows the workers' progress in one display, and ingests their result
-shards into the store as they arrive. This module is an engine: it decides where models
-run and nothing else. The caller hands it ``work``, a picklable function that scores one
-model into a result sink (the sweep hands it its own per-model pipeline), so workers run
-the in-process scoring code and this module never imports the sweep.
+shards into the store as they arrive. Each task rebuilds the sweep's context from its
+config and runs the same per-model pipeline as the local engine
+(memtool.pipeline.sweep_model) into a ShardSink (memtool.store.shards). This module
+decides where models run and nothing else; ``run_models_on_ray`` takes the per-model work
+as a picklable function, so it knows nothing of what a task computes.
 
 Faults: a task whose worker process dies is retried by Ray up to ``max_retries`` times and
 resumes from its own shards; a task that fails for a data or model reason (a MemtoolError,
@@ -21,12 +22,14 @@ import os
 import re
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
-from memtool.distributed.shards import ShardSink, ingest_shards
 from memtool.errors import MemtoolError, UsageError
+from memtool.pipeline import ModelOutcome, SweepConfig, build_context, sweep_model
+from memtool.store.shards import ShardSink, ingest_shards
 
 INGEST_EVERY_S = 2.0
 
@@ -60,6 +63,25 @@ class _QueueReporter:
 
     def message(self, text: str) -> None:
         self._put("message", text)
+
+
+def run_on_ray(ctx, store, run_id: str, reporter, outcomes: list, **options) -> None:
+    """The sweep's models as Ray tasks; appends a ModelOutcome per model (.error if failed).
+
+    ``options`` are ``run_models_on_ray``'s (address, results_dir, max_retries, ...).
+    Layers the store already holds for any of the sweep's setups are sent to the workers.
+    """
+    done = {} if ctx.config.force else {key: store.scored_layer_map(*key) for key in ctx.setups()}
+    results = run_models_on_ray(ctx.config.models, partial(_model_task, asdict(ctx.config)),
+                                store, run_id, reporter, done=done, **options)
+    outcomes.extend(ModelOutcome(**r.outcome) if r.error is None else
+                    ModelOutcome.failed(r.spec, r.error, r.seconds) for r in results)
+
+
+def _model_task(config: dict, spec: str, sink, run_id: str, reporter, device: str) -> dict:
+    """One model on a Ray worker: rebuild the context there, run the pipeline into ``sink``."""
+    ctx = build_context(SweepConfig(**{**config, "device": device}))
+    return asdict(sweep_model(spec, ctx, sink, run_id, reporter))
 
 
 def _task_body(work: Callable, spec: str, task_id: str, run_id: str, results_dir: str,
