@@ -8,6 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+# File name endings the data adapters read as images (memorability sets and neural stimuli).
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
 
 @dataclass(frozen=True)
 class Item:

