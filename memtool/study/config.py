@@ -402,7 +402,7 @@ def _typed(value: Any, f: dataclasses.Field, key: str, p: _Problems):
 
 
 def _check_models(given: list[tuple[str, str]], p: _Problems) -> list[str]:
-    from memtool.finetune.train import canonical_model_name
+    from memtool.finetune.runs import canonical_model_name
 
     names: list[str] = []
     seen: dict[str, str] = {}
