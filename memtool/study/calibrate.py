@@ -38,7 +38,6 @@ class Speed:
     basis: str  # measured | cached | extrapolated (FLOPs) | GPU extrapolated (FLOPs)
 
 
-
 class _PeakMemory:
     """Resident memory sampled every 10 ms in a thread; ``peak - base`` after the block."""
 
