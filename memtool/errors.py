@@ -7,6 +7,9 @@ exits with the class's exit code; nothing else in the core prints.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
 
 class MemtoolError(Exception):
     """Base class: a failure the user can fix. Never raised for programming errors."""
@@ -63,3 +66,26 @@ class StoreLockedError(StoreError):
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM (a scheduler stopping the job), handled like Ctrl-C: exit 143 instead of 130."""
+
+
+def ending(exc: BaseException) -> tuple[str, str]:
+    """``(status, error)`` that a record (a run, a fine-tuning run, a study item) keeps when
+    ``exc`` ends it: ``interrupted`` for Ctrl-C or SIGTERM, else ``failed`` with one line."""
+    if isinstance(exc, Terminated):
+        return "interrupted", "terminated by SIGTERM"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", "interrupted by the user"
+    if isinstance(exc, MemtoolError):
+        return "failed", exc.one_line()
+    return "failed", f"{type(exc).__name__}: {exc}"
+
+
+@contextmanager
+def recording_failure(finish: Callable[[str, str], None]) -> Iterator[None]:
+    """Run the block; when an exception (Ctrl-C and SIGTERM included) ends it, call
+    ``finish(status, error)`` as :func:`ending` names them, and let the exception go on."""
+    try:
+        yield
+    except (KeyboardInterrupt, Exception) as exc:
+        finish(*ending(exc))
+        raise

@@ -6,6 +6,12 @@ Modules (import them directly; nothing here imports torch):
 * ``heads`` - the one-output regression head and its parameter groups;
 * ``data`` - split choice, the validation carve for K-fold sets, image loaders;
 * ``train`` - :func:`~memtool.finetune.train.finetune_model` for one model and split;
+* ``runs`` - a run's options, identity (``finetune_id``), folder and result;
+* ``trainer`` - the epochs of one run: setup, linear probe, early stopping, checkpoints, test;
+* ``optim`` - AdamW over the parameter groups, the schedule, mixed precision, one step;
+* ``passes`` - a training epoch, predictions (flip TTA) and head inputs on one device;
+* ``ema`` - the moving average of the weights and swapping it in for evaluation;
+* ``stopping`` - the epoch history and early stopping;
 * ``checkpoint`` - ``best.pt`` (a memtool checkpoint) and ``last.pt`` (resumable state);
 * ``predict`` - scores for new images from a checkpoint or the ResMem baseline, and
   evaluation on a scored data set;

@@ -128,15 +128,18 @@ class ScoredImages(Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
+    def unreadable(self, index: int, exc: DataError) -> tuple:
+        """Item ``index`` of a file that cannot be read: zeros and the error for check_batch."""
+        return torch.zeros(self.size), self.targets[index], index, f"{exc.message}\0{exc.hint or ''}"
+
     def __getitem__(self, index: int):
         from memtool.data.images import read_rgb
 
         try:
             image = self.transform(read_rgb(self.paths[index]))
-            error = ""
         except DataError as exc:
-            image, error = torch.zeros(self.size), f"{exc.message}\0{exc.hint or ''}"
-        return image, self.targets[index], index, error
+            return self.unreadable(index, exc)
+        return image, self.targets[index], index, ""
 
 
 def check_headers(paths: Sequence[Path]) -> None:
@@ -288,7 +291,7 @@ def cut_view(base: torch.Tensor, spec: ViewSpec, *, shift: bool = False, flip: b
     return (out - mean) / std
 
 
-class ViewImages(Dataset):
+class ViewImages(ScoredImages):
     """Like :class:`ScoredImages`, but from cached resized images: ``mode`` is ``eval``
     (the evaluation view, equal to the evaluation transform), ``flip`` (the evaluation
     view mirrored with probability 0.5) or ``shift`` (shifted and maybe mirrored).
@@ -296,21 +299,16 @@ class ViewImages(Dataset):
 
     def __init__(self, paths: Sequence[Path], targets: Sequence[float], spec: ViewSpec, mode: str,
                  cache: ImageCache | None = None):
-        self.paths = [Path(p) for p in paths]
-        self.targets = torch.as_tensor(np.asarray(targets, dtype=np.float32))
+        super().__init__(paths, targets, None, (3, *spec.size))
         self.spec, self.mode = spec, mode
         self.cache = IMAGE_CACHE if cache is None else cache
-        self.size = (3, *spec.size)
         self._make = _decode_resized(spec)
-
-    def __len__(self) -> int:
-        return len(self.paths)
 
     def __getitem__(self, index: int):
         try:
             base = self.cache.get(self.paths[index], self.spec.key, self._make)
         except DataError as exc:
-            return torch.zeros(self.size), self.targets[index], index, f"{exc.message}\0{exc.hint or ''}"
+            return self.unreadable(index, exc)
         flip = self.mode in ("flip", "shift") and bool(torch.rand(()) < 0.5)
         image = cut_view(base, self.spec, shift=self.mode == "shift", flip=flip)
         return image, self.targets[index], index, ""

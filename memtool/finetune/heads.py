@@ -6,8 +6,9 @@ classifier by a fresh one-output linear layer (timm: ``reset_classifier``;
 torchvision/ResMem: the last ``nn.Linear``). This module finds that head again, sets it
 to the sweep's ridge readout of the penultimate features (LP-FT), freezes early
 parameters, splits the rest into the recipe's AdamW groups (layer-wise learning rates),
-keeps the moving average of the weights, and rescales the head so the saved model outputs
-scores instead of z-scores.
+and rescales the head so the saved model outputs scores instead of z-scores. The moving
+average of the weights lives in :mod:`memtool.finetune.ema` (``WeightEMA`` is importable
+from here too).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from torch import nn
 
 from memtool.errors import ModelError
+from memtool.finetune.ema import WeightEMA  # noqa: F401 (re-exported: its old home)
 
 
 def load_regression_model(spec: str, *, random_init: bool = False):
@@ -171,37 +173,6 @@ class HeadInput:
 
     def __exit__(self, *exc) -> None:
         self._handle.remove()
-
-
-class WeightEMA:
-    """Exponential moving average of a module's floating-point state (parameters and
-    buffers); integer buffers are copied. Decay ``min(decay, (1 + n) / (10 + n))`` after
-    the n-th update, so the average forgets the starting point quickly at first."""
-
-    def __init__(self, module: nn.Module, decay: float):
-        self.decay = float(decay)
-        self.updates = 0
-        self.state = {k: v.detach().clone() for k, v in module.state_dict().items()}
-
-    @torch.no_grad()
-    def update(self, module: nn.Module) -> None:
-        self.updates += 1
-        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        for key, value in module.state_dict().items():
-            ema = self.state[key]
-            if ema.is_floating_point():
-                ema.lerp_(value.detach(), 1.0 - d)
-            else:
-                ema.copy_(value)
-
-    def state_dict(self) -> dict:
-        return {"decay": self.decay, "updates": self.updates,
-                "state": {k: v.detach().cpu() for k, v in self.state.items()}}
-
-    def load_state_dict(self, saved: dict) -> None:
-        self.decay, self.updates = float(saved["decay"]), int(saved["updates"])
-        for key, value in saved["state"].items():
-            self.state[key].copy_(value)
 
 
 @torch.no_grad()

@@ -120,7 +120,7 @@ def load_checkpoint(path: str | Path, model: str | None = None) -> Predictor:
     """A memtool checkpoint (names its model), or any state dict plus ``model``."""
     from memtool.finetune.heads import find_head
     from memtool.finetune.recipe import eval_transform
-    from memtool.finetune.train import canonical_model_name
+    from memtool.finetune.runs import canonical_model_name
     from memtool.models.registry import load_model
     from memtool.models.weights import read_checkpoint
 

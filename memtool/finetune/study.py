@@ -25,26 +25,20 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from memtool.errors import MemtoolError, ModelError, UsageError
-from memtool.finetune.recipe import Recipe
-from memtool.finetune.train import DEFAULT_OUT, FinetuneConfig, FinetuneResult, finetune_model
+from memtool.finetune.runs import FinetuneConfig, FinetuneOptions, FinetuneResult
+from memtool.finetune.train import finetune_model
 from memtool.progress import NullReporter, Reporter
 from memtool.store import Store
 
 
 @dataclass
-class StudyConfig:
+class StudyConfig(FinetuneOptions):
+    """Which models to fine-tune on which splits; every run trains with the options of
+    :class:`~memtool.finetune.runs.FinetuneOptions` (recipe, device, folder, ...)."""
+
     models: list[str]
     data: str = "demo"
     splits: list[int] = field(default_factory=lambda: [1])
-    folds: int = 5
-    limit: int | None = None
-    recipe: Recipe = field(default_factory=Recipe)
-    device: str = "auto"
-    workers: int | None = None
-    out_dir: Path = DEFAULT_OUT
-    random_init: bool = False
-    n_boot: int = 1000
-    force: bool = False
     score_penultimate: bool = True
     brain: list[str] | None = None  # brain targets for the penultimate sweep (SweepConfig.brain)
 
@@ -119,10 +113,7 @@ def run_study(config: StudyConfig, db: str | Path, *, command: str = "memtool fi
                 reporter.message(f"[{i}/{len(models)}] {model} split {number}")
                 try:
                     result = finetune_model(FinetuneConfig(
-                        model=model, data=config.data, split=number, folds=config.folds,
-                        limit=config.limit, recipe=config.recipe, device=config.device,
-                        workers=config.workers, out_dir=config.out_dir,
-                        random_init=config.random_init, n_boot=config.n_boot, force=config.force,
+                        model=model, data=config.data, split=number, **config.options(),
                     ), store, run_id=run_id, reporter=reporter, dataset=datasets[number])
                 except ModelError as exc:  # this model only (WeightsError included)
                     failures.append(Failure(model, number, "finetune", exc.one_line()))

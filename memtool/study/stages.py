@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from memtool.errors import MemtoolError, ModelError
+from memtool.errors import ModelError, recording_failure
 from memtool.progress import NullReporter, Reporter
 from memtool.store import Store
 from memtool.study.config import Study
@@ -117,6 +117,18 @@ def _context(reporter: Reporter, text: str | None) -> None:
         reporter.context(text)
 
 
+def _started(records: StudyRecords, item: Item):
+    """Mark ``item`` running; the function returned records how it ended, with its seconds."""
+    records.mark(item.stage, item.item, item.digest, "running")
+    t0 = time.perf_counter()
+
+    def end(status: str, error: str | None = None, detail: dict | None = None) -> None:
+        records.mark(item.stage, item.item, item.digest, status, error=error, detail=detail,
+                     seconds=round(time.perf_counter() - t0, 3))
+
+    return end
+
+
 def _each(study, records: StudyRecords, items: list[Item], result: StudyRunResult,
           reporter: Reporter, work) -> None:
     """Run ``work(item) -> detail`` for every item not done yet, marking each in the store."""
@@ -128,37 +140,20 @@ def _each(study, records: StudyRecords, items: list[Item], result: StudyRunResul
             result.skipped[stage] += 1
             continue
         _context(reporter, f"{stage} {i}/{len(items)} {item.item}")
-        records.mark(stage, item.item, item.digest, "running")
-        t0 = time.perf_counter()
+        end = _started(records, item)
         try:
-            detail = work(item)
-        except KeyboardInterrupt:
-            records.mark(stage, item.item, item.digest, "interrupted", error="interrupted by the user",
-                         seconds=round(time.perf_counter() - t0, 3))
-            raise
+            with recording_failure(end):  # interrupted or failed, then raised again
+                detail = work(item)
         except ModelError as exc:  # this model only; the study goes on
-            records.mark(stage, item.item, item.digest, "failed", error=exc.one_line(),
-                         seconds=round(time.perf_counter() - t0, 3))
             result.failures.append(f"{stage} {item.item}: {exc.one_line()}")
             reporter.message(f"{item.item}: {stage} failed: {exc.one_line()}")
             continue
-        except MemtoolError as exc:
-            records.mark(stage, item.item, item.digest, "failed", error=exc.one_line(),
-                         seconds=round(time.perf_counter() - t0, 3))
-            raise
-        except Exception as exc:
-            records.mark(stage, item.item, item.digest, "failed",
-                         error=f"{type(exc).__name__}: {exc}",
-                         seconds=round(time.perf_counter() - t0, 3))
-            raise
         if isinstance(detail, str):  # a failure the called code recorded and survived
-            records.mark(stage, item.item, item.digest, "failed", error=detail,
-                         seconds=round(time.perf_counter() - t0, 3))
+            end("failed", error=detail)
             result.failures.append(f"{stage} {item.item}: {detail}")
             reporter.message(f"{item.item}: {stage} failed: {detail}")
             continue
-        records.mark(stage, item.item, item.digest, "completed", detail=detail,
-                     seconds=round(time.perf_counter() - t0, 3))
+        end("completed", detail=detail)
         result.done[stage] += 1
     _context(reporter, None)
 
