@@ -89,3 +89,9 @@ def recording_failure(finish: Callable[[str, str], None]) -> Iterator[None]:
     except (KeyboardInterrupt, Exception) as exc:
         finish(*ending(exc))
         raise
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from memtool import __version__
-from memtool.errors import MemtoolError, UsageError
+from memtool.errors import UsageError, recording_failure
 
 
 def software_versions() -> dict:
@@ -65,13 +65,6 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def error_line(exc: BaseException) -> str:
-    """How a run records the exception that ended it."""
-    if isinstance(exc, MemtoolError):
-        return exc.one_line()
-    return f"{type(exc).__name__}: {exc}"
-
-
 @dataclass
 class RunRecord:
     """The run a ``run_lifecycle`` block is recording; the block sets how it ended."""
@@ -84,13 +77,6 @@ class RunRecord:
 
     def elapsed(self) -> float:
         return round(time.perf_counter() - self.started, 3)
-
-
-def interruption_reason(exc: BaseException) -> str:
-    """How an interrupted run ended, in the words stored with it."""
-    from memtool.errors import Terminated
-
-    return "terminated by SIGTERM" if isinstance(exc, Terminated) else "interrupted by the user"
 
 
 @contextmanager
@@ -116,14 +102,11 @@ def run_lifecycle(store, *, kind: str, command: str, config: dict, device: str,
     def timings() -> dict:
         return {"total": record.elapsed(), **(record.timings() if record.timings else {})}
 
-    try:
+    def finish(status: str, error: str) -> None:
+        store.finish_run(record.run_id, status, error=error, timings=timings())
+        if status == "interrupted":
+            store.finish_tasks(record.run_id, status, error)
+
+    with recording_failure(finish):
         yield record
-    except KeyboardInterrupt as exc:
-        why = interruption_reason(exc)
-        store.finish_run(record.run_id, "interrupted", error=why, timings=timings())
-        store.finish_tasks(record.run_id, "interrupted", why)
-        raise
-    except Exception as exc:
-        store.finish_run(record.run_id, "failed", error=error_line(exc), timings=timings())
-        raise
     store.finish_run(record.run_id, record.status, error=record.error, timings=timings())

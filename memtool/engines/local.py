@@ -13,7 +13,7 @@ import socket
 import time
 
 from memtool.pipeline import ModelOutcome, sweep_model
-from memtool.runtime import error_line, interruption_reason
+from memtool.errors import ending
 
 
 def run_local(ctx, store, run_id: str, reporter, outcomes: list) -> None:
@@ -30,13 +30,9 @@ def run_local(ctx, store, run_id: str, reporter, outcomes: list) -> None:
             outcomes.append(sweep_model(spec, ctx, store, run_id, reporter))
         except BaseException as exc:  # recorded, then handled as for the run
             took = round(time.perf_counter() - t_model, 3)
-            if isinstance(exc, KeyboardInterrupt):
-                store.upsert_task({**task, "status": "interrupted", "seconds": took,
-                                   "error": interruption_reason(exc)})
-                raise
-            error = error_line(exc)
-            store.upsert_task({**task, "status": "failed", "error": error, "seconds": took})
-            if not model_specific(exc):
+            status, error = ending(exc)
+            store.upsert_task({**task, "status": status, "error": error, "seconds": took})
+            if status == "interrupted" or not model_specific(exc):
                 raise
             # This model's problem only: recorded, and the other models go on.
             rest = "; the other models go on" if i < len(models) else ""

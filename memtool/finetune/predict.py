@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from memtool.data.base import IMAGE_SUFFIXES
 from memtool.errors import DataError, ModelError, UsageError, WeightsError
 from memtool.progress import NullReporter, Reporter
 
 BASELINES = ("resmem",)
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
 @dataclass

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from memtool.errors import ModelError, WeightsError
+from memtool.errors import ModelError, WeightsError, first_line
 from memtool.models import offline
 from memtool.models import weights as W
-from memtool.models.sources import first_line, resolve, torchvision_default, weights_cfg
+from memtool.models.sources import resolve, torchvision_default, weights_cfg
 
 __all__ = ["BUILDERS", "data_config", "replace_head", "transform_from_config"]
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from memtool.errors import MemtoolError, WeightsError
+from memtool.errors import MemtoolError, WeightsError, first_line
 from memtool.models import offline
 from memtool.models import weights as W
 
@@ -54,12 +54,6 @@ _ABSENT = {  # what a step says when the model has nothing there
     "package": "none for this model",
 }
 _HUB = "hf-hub:"  # a download ref naming a Hugging Face hub repository
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (its type's name when it has none)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @dataclass(frozen=True)

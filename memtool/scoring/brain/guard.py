@@ -15,7 +15,7 @@ import socket
 from pathlib import Path
 
 from memtool.brainscore_env import quiet
-from memtool.errors import DataError, MemtoolError
+from memtool.errors import DataError, MemtoolError, first_line
 
 STORAGE_HOST = "brainscore-storage.s3.amazonaws.com"
 
@@ -71,8 +71,3 @@ def brainscore_call(benchmark: str, failure: str, hint: str):
         raise
     except Exception as exc:
         raise DataError(f"{failure}: {type(exc).__name__}: {first_line(exc)}", hint=hint) from None
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
