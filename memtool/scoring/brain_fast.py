@@ -26,6 +26,7 @@ from memtool.scoring.regression_torch import (  # noqa: F401  (re-exported names
     _nipals_coefficients,
     _SplitGram,
     centred_kernels,
+    gram,
     nipals_weights,
     pls_fit,
     pls_predict_kernel,
@@ -88,8 +89,7 @@ def predict_splits(kind: str, params: dict, X: torch.Tensor, train: torch.Tensor
     """
     n, d = train.shape[1], X.shape[1]
     if n < d:
-        Xg = X - X.mean(dim=0)
-        G = Xg @ Xg.T
+        G = gram(X - X.mean(dim=0), rows=True)
         if kind == "pls":
             return pls_predict_kernel(_SplitGram(G, train, test), Y, **params)
         K0, K_te = centred_kernels(G, train, test)

@@ -41,6 +41,7 @@ from memtool.scoring.readout import (
     _check_inputs,
     _split_seed,
 )
+from memtool.scoring.regression_torch import gram
 from memtool.scoring.spearman_torch import (  # noqa: F401  (re-exported names)
     _Bootstrap,
     boot_indices,
@@ -66,10 +67,36 @@ def _first_best(values: torch.Tensor, larger_is_better: bool) -> int:
     return int(np.nanargmax(v) if larger_is_better else np.nanargmin(v))
 
 
+class _Shared:
+    """One layer's Gram matrix over all images, from which each split's training Gram
+    is the total minus the Gram of the images left out (which are fewer)."""
+
+    def __init__(self, X: torch.Tensor):
+        self.X = X
+        self.shift = X.mean(dim=0)  # features shifted by their overall mean: no cancellation
+        self.G = None
+
+    def traingram(self, train_np: np.ndarray, mean: torch.Tensor) -> torch.Tensor | None:
+        """Uncentred-to-centred ``X_trᵀ X_tr - n mean meanᵀ`` of a split's train rows, or
+        None where leaving out is not cheaper (or train rows repeat)."""
+        N = self.X.shape[0]
+        n = train_np.shape[0]
+        if 2 * (N - n) >= n or np.unique(train_np).size != n:
+            return None
+        if self.G is None:
+            self.G = gram(self.X - self.shift)
+        mask = np.ones(N, dtype=bool)
+        mask[train_np] = False
+        out = torch.as_tensor(np.flatnonzero(mask), device=self.X.device)
+        mu = mean - self.shift
+        return self.G - gram(self.X[out] - self.shift) - n * torch.outer(mu, mu)
+
+
 class _Path:
     """Ridge fits of one training set for a whole penalty grid (primal or Gram form)."""
 
-    def __init__(self, X: torch.Tensor, y: torch.Tensor):
+    def __init__(self, X: torch.Tensor, y: torch.Tensor, shared: _Shared | None = None,
+                 train_np: np.ndarray | None = None):
         n = X.shape[0]
         self.n = n
         mean = X.mean(dim=0)
@@ -96,13 +123,19 @@ class _Path:
             self.V = torch.zeros((0, 0), dtype=X.dtype, device=X.device)
         elif n <= d:
             self.dual = True
-            s2, U = torch.linalg.eigh(Z @ Z.T)
+            s2, U = torch.linalg.eigh(gram(Z, rows=True))
             self.s2 = s2.clamp_min(0.0)
             self.Q = U  # fitted values U (s2 f c), leverages (U∘U)(s2 f)
             self.c = U.T @ self.yc
         else:
             self.dual = False
-            s2, V = torch.linalg.eigh(Z.T @ Z)
+            C = None if shared is None else shared.traingram(train_np, mean)
+            if C is None:
+                ZtZ = gram(Z)
+            else:  # ZᵀZ = D⁻¹ (X_trᵀ X_tr - n mean meanᵀ) D⁻¹ on the kept features
+                ZtZ = (C if self.all_kept else C[keep][:, keep]) / torch.outer(self.scale,
+                                                                               self.scale)
+            s2, V = torch.linalg.eigh(ZtZ)
             self.s2 = s2.clamp_min(0.0)
             self.V = V
             self.Q = None  # P = Z V, formed block by block
@@ -191,15 +224,17 @@ def score_layers(
     chosen = np.zeros((len(splits), L))
     fold_rho = np.zeros((len(splits), L))
     fold_reps: list[np.ndarray] = []
+    shared = [_Shared(X) for X in mats]
     for i, sp in enumerate(splits):
-        train = torch.as_tensor(np.asarray(sp.train, dtype=np.int64), device=device)
+        train_np = np.asarray(sp.train, dtype=np.int64)
+        train = torch.as_tensor(train_np, device=device)
         test_np = np.asarray(sp.test, dtype=np.int64)
         test = torch.as_tensor(test_np, device=device)
         val = None if sp.val is None else torch.as_tensor(np.asarray(sp.val, dtype=np.int64),
                                                           device=device)
         preds = torch.empty((L, test.shape[0]), dtype=dtype, device=device)
         for l, X in enumerate(mats):
-            path = _Path(X[train], yt[train])
+            path = _Path(X[train], yt[train], shared[l], train_np)
             informative[l] |= bool(path.keep.any())
             if val is None:
                 best = _first_best(path.loo_mse(alphas), larger_is_better=False)

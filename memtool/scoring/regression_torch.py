@@ -20,7 +20,17 @@ stable enough in float32 to promise brainscore's numbers).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+
+
+def gram(A: torch.Tensor, rows: bool = False) -> torch.Tensor:
+    """``AᵀA`` (or ``AAᵀ`` with ``rows``) of a 2-D tensor: numpy's symmetric rank-k BLAS
+    call on the CPU (half the work of torch's general product), torch's product elsewhere."""
+    if A.device.type == "cpu":
+        a = np.asarray(A.detach().numpy())
+        return torch.from_numpy(a @ a.T if rows else a.T @ a)
+    return A @ A.T if rows else A.T @ A
 
 
 def pls_fit(X: torch.Tensor, Y: torch.Tensor, n_components: int = 25, max_iter: int = 500,
@@ -138,9 +148,12 @@ def _nipals_coefficients(lam: torch.Tensor, c: torch.Tensor, offset: float, max_
         # steps i = lo..hi: |w_i|² = G(2i + offset), w_iᵀ w_(i-1) = G(2i - 1 + offset)
         hi = min(max_iter, max(lo + 15, 4 * lo))
         i = steps[lo - 1:hi]
-        power = torch.arange(2 * lo - 2, 2 * hi + 1, device=dev, dtype=dtype) + offset
-        g = (c2[:, None, :] * torch.exp(power[None, :, None] * log_rel[:, None, :])
-             .nan_to_num(nan=1.0)).sum(dim=2)  # (S, P); nan: 0 * -inf for rel = 0, power 0
+        # g[:, k] = sum_j c2_j rel_j^(p0 + k): consecutive powers by a running product
+        # (relative error ~ k eps) rather than one exp per entry; 0^0 = 1 as for pow
+        p0, P = 2 * lo - 2 + int(offset), 2 * (hi - lo) + 3
+        R = torch.cat([torch.ones((S, 1, rel.shape[1]), dtype=dtype, device=dev),
+                       torch.cumprod(rel[:, None, :].expand(S, P - 1, -1), dim=1)], dim=1)
+        g = torch.bmm(R, (c2 * rel.pow(p0))[:, :, None])[:, :, 0]  # (S, P)
         base = 2 * (i - lo).long()
         norm_prev, cross, norm_i = g[:, base], g[:, base + 1], g[:, base + 2]
         den = torch.sqrt(norm_i * norm_prev)
@@ -241,18 +254,28 @@ def pls_predict_kernel(gram: _SplitGram, Y: torch.Tensor, n_components: int = 25
     def kernel(v):  # Kk v = Dk K0 Dk v
         return deflate(gram.train_apply(deflate(v)[:, :, None])[:, :, 0])
 
+    # squared column norms of Yk, tracked through the deflation (|y - t q|² = |y|² - tt q²):
+    # a column whose norm is far above its rounding error and above n (10 eps)² has an
+    # entry above 10 eps, so scikit-learn's test for vanished columns needs no pass over Yk
+    norm2 = (Yk * Yk).sum(dim=1)
+    floor = torch.maximum(1e-8 * norm2, torch.full_like(norm2, 200 * n * eps * eps))
+    zero = torch.zeros(S, dtype=torch.long, device=dev)
     for k in range(n_components):
-        absmax = Yk.abs().amax(dim=1)
-        y_nonzero = absmax > 10 * eps
-        if not bool(y_nonzero.all()):
-            keep = y_nonzero.to(dtype)
-            Yk = Yk * keep[:, None, :]
-            Gc = Gc * keep[:, :, None] * keep[:, None, :]
-        start_ok = y_nonzero & (absmax > eps)
-        active = active & start_ok.any(dim=1)
-        if not bool(active.any()):
-            break
-        first = torch.argmax(start_ok.to(torch.int8), dim=1)
+        if bool((norm2 > floor).all()):
+            first = zero  # every column non-zero: start from the first
+        else:
+            absmax = Yk.abs().amax(dim=1)
+            y_nonzero = absmax > 10 * eps
+            if not bool(y_nonzero.all()):
+                keep = y_nonzero.to(dtype)
+                Yk = Yk * keep[:, None, :]
+                Gc = Gc * keep[:, :, None] * keep[:, None, :]
+                norm2 = norm2 * keep
+            start_ok = y_nonzero & (absmax > eps)
+            active = active & start_ok.any(dim=1)
+            if not bool(active.any()):
+                break
+            first = torch.argmax(start_ok.to(torch.int8), dim=1)
         if m == 1 or max_iter <= 1:
             a = Yk[batch, :, first]  # w_1 = C e = Xkᵀ Yk e
         else:
@@ -265,17 +288,18 @@ def pls_predict_kernel(gram: _SplitGram, Y: torch.Tensor, n_components: int = 25
         tt = (t * t).sum(dim=1)
         ok = active & (tt > 0)
         tt_safe = torch.where(ok, tt, torch.ones_like(tt))
-        u = (Yk.transpose(1, 2) @ t[:, :, None])[:, :, 0]  # Ykᵀ t (m)
-        q = u / tt_safe[:, None]
         Kt = kernel(t)
-        v = (Yk.transpose(1, 2) @ Kt[:, :, None])[:, :, 0]  # Ykᵀ Kk t
+        uv = Yk.transpose(1, 2) @ torch.stack([t, Kt], dim=2)  # (S, m, 2)
+        u, v = uv[:, :, 0], uv[:, :, 1]  # Ykᵀ t and Ykᵀ Kk t
+        q = u / tt_safe[:, None]
         s_ = (t * Kt).sum(dim=1)
         okf = ok.to(dtype)
         Gc = Gc - okf[:, None, None] * ((u[:, :, None] * v[:, None, :] + v[:, :, None] * u[:, None, :])
                                         / tt_safe[:, None, None]
                                         - u[:, :, None] * u[:, None, :]
                                         * (s_ / tt_safe ** 2)[:, None, None])
-        Yk = Yk - okf[:, None, None] * t[:, :, None] * q[:, None, :]
+        Yk = torch.baddbmm(Yk, (okf[:, None] * t)[:, :, None], q[:, None, :], alpha=-1.0)
+        norm2 = norm2 - okf[:, None] * tt_safe[:, None] * q * q
         A[:, :, k] = okf[:, None] * deflate(a) / wnorm[:, None]
         T[:, :, k] = okf[:, None] * t
         Q[:, :, k] = okf[:, None] * q
