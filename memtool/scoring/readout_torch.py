@@ -56,6 +56,8 @@ from memtool.scoring.stats import percentile_ci
 
 # Rows of P = Z V formed at once in the primal form (bounded memory for many images).
 _ROW_BLOCK_ENTRIES = 1 << 23
+# Widest layer whose all-image Gram matrix is kept across splits (32 MiB in float64).
+_SHARED_MAX_FEATURES = 2048
 
 
 def _first_best(values: torch.Tensor, larger_is_better: bool) -> int:
@@ -79,9 +81,9 @@ class _Shared:
     def traingram(self, train_np: np.ndarray, mean: torch.Tensor) -> torch.Tensor | None:
         """Uncentred-to-centred ``X_trᵀ X_tr - n mean meanᵀ`` of a split's train rows, or
         None where leaving out is not cheaper (or train rows repeat)."""
-        N = self.X.shape[0]
+        N, d = self.X.shape
         n = train_np.shape[0]
-        if 2 * (N - n) >= n or np.unique(train_np).size != n:
+        if 2 * (N - n) >= n or d > _SHARED_MAX_FEATURES or np.unique(train_np).size != n:
             return None
         if self.G is None:
             self.G = gram(self.X - self.shift)
