@@ -151,9 +151,12 @@ def _nipals_coefficients(lam: torch.Tensor, c: torch.Tensor, offset: float, max_
         # g[:, k] = sum_j c2_j rel_j^(p0 + k): consecutive powers by a running product
         # (relative error ~ k eps) rather than one exp per entry; 0^0 = 1 as for pow
         p0, P = 2 * lo - 2 + int(offset), 2 * (hi - lo) + 3
-        R = torch.cat([torch.ones((S, 1, rel.shape[1]), dtype=dtype, device=dev),
-                       torch.cumprod(rel[:, None, :].expand(S, P - 1, -1), dim=1)], dim=1)
-        g = torch.bmm(R, (c2 * rel.pow(p0))[:, :, None])[:, :, 0]  # (S, P)
+        R = torch.cumprod(rel[:, None, :].expand(S, P, -1), dim=1)  # rel^1 .. rel^P
+        if p0 >= 1:
+            g = torch.bmm(R, (c2 * rel.pow(p0 - 1))[:, :, None])[:, :, 0]  # (S, P)
+        else:  # p0 = 0: the first power is rel^0 = 1
+            g = torch.cat([c2.sum(dim=1, keepdim=True),
+                           torch.bmm(R[:, :-1], c2[:, :, None])[:, :, 0]], dim=1)
         base = 2 * (i - lo).long()
         norm_prev, cross, norm_i = g[:, base], g[:, base + 1], g[:, base + 2]
         den = torch.sqrt(norm_i * norm_prev)
@@ -298,7 +301,7 @@ def pls_predict_kernel(gram: _SplitGram, Y: torch.Tensor, n_components: int = 25
                                         / tt_safe[:, None, None]
                                         - u[:, :, None] * u[:, None, :]
                                         * (s_ / tt_safe ** 2)[:, None, None])
-        Yk = torch.baddbmm(Yk, (okf[:, None] * t)[:, :, None], q[:, None, :], alpha=-1.0)
+        Yk.baddbmm_((okf[:, None] * t)[:, :, None], q[:, None, :], alpha=-1.0)
         norm2 = norm2 - okf[:, None] * tt_safe[:, None] * q * q
         A[:, :, k] = okf[:, None] * deflate(a) / wnorm[:, None]
         T[:, :, k] = okf[:, None] * t
