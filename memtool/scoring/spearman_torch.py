@@ -165,8 +165,16 @@ class _Order:
 class _Bootstrap:
     """Resamples of one split's test images, shared by every layer scored on it.
 
-    Held as column blocks of (images, 2, resamples): per image the draw counts and the
+    Held as column blocks of (2, images, resamples): per image the draw counts and the
     human scores' side ``c (Ry - m)``, so a layer's sort order gathers whole rows.
+
+    When a layer's predictions have no ties, the tie groups of a resample are the images
+    drawn more than once, so the sum of squared rank deviations is the same for every
+    such layer, ``(n³ - n)/12 - sum_j (c_j³ - c_j)/12``; and with ``Rp = cum - c/2 + 1/2``
+    (``cum`` the running count in prediction order) and ``sum_j c_j (Ry_j - m) = 0`` the
+    numerator is ``sum_j w_j cum_j - (1/2) sum_j w_j c_j``, whose second term does not
+    depend on the order either. A layer then costs one gather, one cumulative sum and
+    one weighted sum per block.
     """
 
     def __init__(self, y_test: torch.Tensor, seed, n_boot: int):
@@ -182,18 +190,21 @@ class _Bootstrap:
                                                device=dev).expand(idx.shape))
         del idx
         self.m = (n + 1) / 2.0
+        # sum of squared rank deviations of a resample of tie-free values
+        self.ss_free = ((n ** 3 - n) - (counts ** 3 - counts).sum(dim=1)) / 12.0
         y_order = _Order(y_test)
         step = max(1, min(n_boot, _BLOCK // n))
-        self.blocks, y_ss = [], []
+        self.blocks, y_ss, wc = [], [], []
         for b0 in range(0, n_boot, step):
             c = counts[b0:b0 + step].T.contiguous()  # (n, b)
             ry = torch.empty_like(c).index_copy_(
                 0, y_order.order, y_order.ranks(c.index_select(0, y_order.order)))
             ry -= self.m
-            block = torch.stack([c, c * ry], dim=1)  # (n, 2, b)
-            y_ss.append((block[:, 1] * ry).sum(dim=0))
+            block = torch.stack([c, c * ry])  # (2, n, b)
+            y_ss.append((block[1] * ry).sum(dim=0))
+            wc.append((block[1] * c).sum(dim=0))
             self.blocks.append(block)
-        self.y_ss = torch.cat(y_ss)
+        self.y_ss, self.wc = torch.cat(y_ss), torch.cat(wc)
 
     def replicates(self, pred: torch.Tensor) -> torch.Tensor:
         """Bootstrap Spearman rho of each row of ``pred`` (L, n): shape (L, n_boot)."""
@@ -206,12 +217,16 @@ class _Bootstrap:
             o = _Order(pred[layer].to(self.dtype))
             b0 = 0
             for block in self.blocks:
-                g = block.index_select(0, o.order)
-                c, w = g[:, 0], g[:, 1]
-                rp = o.ranks(c)
-                num = (w * rp).sum(dim=0)
-                ss = (c * rp * rp).sum(dim=0) - nm2  # sum c (Rp - m)², exact in float64
+                g = block.index_select(1, o.order)
+                c, w = g[0], g[1]
                 b1 = b0 + c.shape[1]
+                if o.ties:
+                    rp = o.ranks(c)
+                    num = (w * rp).sum(dim=0)
+                    ss = (c * rp * rp).sum(dim=0) - nm2  # sum c (Rp - m)², exact in float64
+                else:
+                    num = (w * torch.cumsum(c, dim=0)).sum(dim=0) - 0.5 * self.wc[b0:b1]
+                    ss = self.ss_free[b0:b1]
                 den = torch.sqrt(ss.clamp_min(0.0) * self.y_ss[b0:b1])
                 out[layer, b0:b1] = _ratio(num, den).to(pred.dtype)
                 b0 = b1
