@@ -13,7 +13,7 @@ numpy (every fold, pooled and both CI ends) and of the pooled rho vs sklearn. Ti
 content does not depend on the values, so synthetic features stand in for a layer.
 
     python benchmarks/readout_speed.py [--sizes 2000x256 2000x2048 20000x256] [--layers 4]
-        [--n-boot 1000] [--device cpu|cuda] [--skip-sklearn]
+        [--n-boot 1000] [--device cpu|cuda] [--skip-sklearn] [--threads 1]
 Sizes that do not fit the machine's time or memory are left out by choice of --sizes.
 """
 
@@ -79,7 +79,13 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--skip-sklearn", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS/OpenMP/torch threads for both sides (set before numpy loads); "
+                             "1 gives stable ratios on a shared machine")
     args = parser.parse_args()
+    if args.threads:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
 
     import numpy as np
     import torch
@@ -89,6 +95,9 @@ def main() -> None:
     from memtool.scoring.readout_torch import score_layers
 
     config = ReadoutConfig(n_boot=args.n_boot)
+    if not args.json:
+        print(f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, "
+              f"{args.layers} layer(s) per torch call, {args.n_boot} bootstraps, 5-fold", flush=True)
     rows = []
     for size in args.sizes:
         n, d = (int(v) for v in size.lower().split("x"))
