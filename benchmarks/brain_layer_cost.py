@@ -12,7 +12,7 @@ ratio and the largest |difference| of the raw and ceiled scores. Report the load
 printed with the figures: the machine may be shared.
 
     python benchmarks/brain_layer_cost.py [--session 210325] [--dims 1000 4096] [--repeats 2]
-        [--metric pls|ridge] [--device cpu|cuda] [--json]
+        [--metric pls|ridge] [--device cpu|cuda] [--threads 1] [--json]
 """
 
 from __future__ import annotations
@@ -62,7 +62,13 @@ def main() -> None:
     parser.add_argument("--metric", default="pls", choices=["pls", "ridge"])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS/OpenMP/torch threads for both sides (set before numpy loads); "
+                             "1 gives stable ratios on a shared machine")
     args = parser.parse_args()
+    if args.threads:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
 
     import torch
 

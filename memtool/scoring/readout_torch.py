@@ -28,7 +28,6 @@ What makes it quicker:
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -42,163 +41,23 @@ from memtool.scoring.readout import (
     _check_inputs,
     _split_seed,
 )
-from memtool.scoring.stats import _BLOCK_ENTRIES as _BOOT_BLOCK_ENTRIES
+from memtool.scoring.regression_torch import gram
+from memtool.scoring.spearman_torch import (  # noqa: F401  (re-exported names)
+    _Bootstrap,
+    boot_indices,
+    bootstrap,
+    dense_codes,
+    pearson_rows,
+    rank_rows,
+    resample_ranks,
+    spearman_rows,
+)
 from memtool.scoring.stats import percentile_ci
 
-# Entries of one (layers, resamples, images) block of resampled predictions.
-_RANK_BLOCK_ENTRIES = 1 << 20  # small blocks stay in cache on a CPU
 # Rows of P = Z V formed at once in the primal form (bounded memory for many images).
 _ROW_BLOCK_ENTRIES = 1 << 23
-
-_index_cache: OrderedDict = OrderedDict()
-_INDEX_CACHE_SIZE = 32
-
-
-def boot_indices(seed, n: int, n_boot: int) -> torch.Tensor:
-    """The (n_boot, n) resample indices that ``stats.bootstrap_spearman_replicates`` draws.
-
-    Drawn block by block exactly as there (so the numbers are the same) and cached:
-    every layer of a sweep reuses the draws of its splits.
-    """
-    key = (repr(seed), int(n), int(n_boot))
-    hit = _index_cache.get(key)
-    if hit is not None:
-        _index_cache.move_to_end(key)
-        return hit
-    rng = np.random.default_rng(seed)
-    block = max(1, _BOOT_BLOCK_ENTRIES // n)
-    parts = [rng.integers(0, n, size=(min(n_boot, start + block) - start, n))
-             for start in range(0, n_boot, block)]
-    idx = torch.from_numpy(np.concatenate(parts, axis=0))
-    _index_cache[key] = idx
-    if len(_index_cache) > _INDEX_CACHE_SIZE:
-        _index_cache.popitem(last=False)
-    return idx
-
-
-def rank_rows(v: torch.Tensor) -> torch.Tensor:
-    """Average ranks (1-based, ties share the mean rank) along the last axis, batched.
-
-    Equals ``scipy.stats.rankdata(v, axis=-1)``.
-    """
-    n = v.shape[-1]
-    if n == 0:
-        return v.clone()
-    sorted_v, order = torch.sort(v, dim=-1, stable=True)
-    pos = torch.arange(1, n + 1, device=v.device, dtype=v.dtype).expand_as(sorted_v)
-    new = torch.ones_like(sorted_v, dtype=torch.bool)
-    new[..., 1:] = sorted_v[..., 1:] != sorted_v[..., :-1]
-    # first position of each element's tie group (running max of group starts) ...
-    start = torch.cummax(torch.where(new, pos, torch.zeros_like(pos)), dim=-1).values
-    # ... and its last position (the same from the right)
-    last = torch.ones_like(new)
-    last[..., :-1] = new[..., 1:]
-    end = torch.flip(
-        torch.cummin(torch.flip(torch.where(last, pos, torch.full_like(pos, n + 1)), [-1]),
-                     dim=-1).values, [-1])
-    ranks = torch.empty_like(sorted_v)
-    ranks.scatter_(-1, order, (start + end) / 2.0)
-    return ranks
-
-
-def dense_codes(v: torch.Tensor) -> torch.Tensor:
-    """Position of each value among the sorted distinct values of its row (0-based), batched."""
-    sorted_v, order = torch.sort(v, dim=-1)
-    new = torch.zeros_like(sorted_v, dtype=torch.long)
-    new[..., 1:] = (sorted_v[..., 1:] != sorted_v[..., :-1]).long()
-    codes = torch.empty_like(order)
-    codes.scatter_(-1, order, torch.cumsum(new, dim=-1))
-    return codes
-
-
-def resample_ranks(codes: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """Average ranks within each resample of each row: ``rankdata(v[l][idx[b]])`` for all l, b.
-
-    ``codes`` (L, n) are :func:`dense_codes` of the rows, ``idx`` (B, n) the resamples.
-    As in ``stats.resample_ranks``: counting how often each code was drawn and a
-    cumulative sum give the ranks without sorting any resample.
-    """
-    drawn = codes[:, idx]  # (L, B, n)
-    counts = torch.zeros(drawn.shape, dtype=torch.float64, device=idx.device)
-    counts.scatter_add_(-1, drawn, torch.ones((1, 1, 1), dtype=counts.dtype,
-                                              device=idx.device).expand(drawn.shape))
-    avg = torch.cumsum(counts, dim=-1) - counts + (counts + 1.0) / 2.0
-    return torch.gather(avg, -1, drawn)
-
-
-def pearson_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Pearson r along the last axis (broadcasting); NaN where either side is constant."""
-    a = a - a.mean(dim=-1, keepdim=True)
-    b = b - b.mean(dim=-1, keepdim=True)
-    num = (a * b).sum(dim=-1)
-    den = torch.sqrt((a * a).sum(dim=-1) * (b * b).sum(dim=-1))
-    r = torch.where(den > 0, num / torch.where(den > 0, den, torch.ones_like(den)),
-                    torch.full_like(den, float("nan")))
-    return r.clamp(-1.0, 1.0)
-
-
-def spearman_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Spearman rho along the last axis; ``b`` broadcasts against ``a``."""
-    if a.shape[-1] < 2:
-        return torch.full(a.shape[:-1], float("nan"), dtype=a.dtype, device=a.device)
-    return pearson_rows(rank_rows(a), rank_rows(b))
-
-
-class _Bootstrap:
-    """Resamples of one split's test images, shared by every layer scored on it."""
-
-    def __init__(self, y_test: torch.Tensor, seed, n_boot: int):
-        n = y_test.shape[0]
-        self.n = n
-        self.n_boot = n_boot
-        if n < 2 or n_boot < 1:
-            self.idx = None
-            return
-        self.idx = boot_indices(seed, n, n_boot).to(y_test.device)
-        yr = resample_ranks(dense_codes(y_test[None]), self.idx)[0].to(y_test.dtype)  # (B, n)
-        self.y_centred = yr - yr.mean(dim=-1, keepdim=True)
-        self.y_ss = (self.y_centred * self.y_centred).sum(dim=-1)
-
-    def replicates(self, pred: torch.Tensor) -> torch.Tensor:
-        """Bootstrap Spearman rho of each row of ``pred`` (L, n): shape (L, n_boot)."""
-        L = pred.shape[0]
-        if self.idx is None:
-            return torch.full((L, self.n_boot), float("nan"), dtype=pred.dtype,
-                              device=pred.device)
-        out = torch.empty((L, self.n_boot), dtype=pred.dtype, device=pred.device)
-        codes = dense_codes(pred)
-        # blocks of layers x resamples, each (l, b, n) block bounded in size
-        layers = max(1, _RANK_BLOCK_ENTRIES // max(1, self.n_boot * self.n))
-        rows = max(1, min(self.n_boot, _RANK_BLOCK_ENTRIES // max(1, self.n)))
-        for l0 in range(0, L, layers):
-            l1 = min(L, l0 + layers)
-            for b0 in range(0, self.n_boot, rows):
-                b1 = min(self.n_boot, b0 + rows)
-                pr = resample_ranks(codes[l0:l1], self.idx[b0:b1]).to(pred.dtype)
-                pr -= (self.n + 1) / 2.0  # the mean of any n average ranks
-                num = (pr * self.y_centred[b0:b1]).sum(dim=-1)
-                den = torch.sqrt((pr * pr).sum(dim=-1) * self.y_ss[b0:b1])
-                r = torch.where(den > 0, num / torch.where(den > 0, den, torch.ones_like(den)),
-                                torch.full_like(den, float("nan")))
-                out[l0:l1, b0:b1] = r.clamp(-1.0, 1.0)
-        return out
-
-
-_boot_cache: OrderedDict = OrderedDict()
-
-
-def _bootstrap(y_test: torch.Tensor, seed, n_boot: int) -> _Bootstrap:
-    """The split's :class:`_Bootstrap`, cached: every layer scored on a split shares it."""
-    key = (repr(seed), int(n_boot), str(y_test.device), str(y_test.dtype),
-           y_test.detach().cpu().numpy().tobytes())
-    hit = _boot_cache.get(key)
-    if hit is None:
-        hit = _boot_cache[key] = _Bootstrap(y_test, seed, n_boot)
-        if len(_boot_cache) > _INDEX_CACHE_SIZE:
-            _boot_cache.popitem(last=False)
-    else:
-        _boot_cache.move_to_end(key)
-    return hit
+# Widest layer whose all-image Gram matrix is kept across splits (32 MiB in float64).
+_SHARED_MAX_FEATURES = 2048
 
 
 def _first_best(values: torch.Tensor, larger_is_better: bool) -> int:
@@ -210,10 +69,36 @@ def _first_best(values: torch.Tensor, larger_is_better: bool) -> int:
     return int(np.nanargmax(v) if larger_is_better else np.nanargmin(v))
 
 
+class _Shared:
+    """One layer's Gram matrix over all images, from which each split's training Gram
+    is the total minus the Gram of the images left out (which are fewer)."""
+
+    def __init__(self, X: torch.Tensor):
+        self.X = X
+        self.shift = X.mean(dim=0)  # features shifted by their overall mean: no cancellation
+        self.G = None
+
+    def traingram(self, train_np: np.ndarray, mean: torch.Tensor) -> torch.Tensor | None:
+        """Uncentred-to-centred ``X_trᵀ X_tr - n mean meanᵀ`` of a split's train rows, or
+        None where leaving out is not cheaper (or train rows repeat)."""
+        N, d = self.X.shape
+        n = train_np.shape[0]
+        if 2 * (N - n) >= n or d > _SHARED_MAX_FEATURES or np.unique(train_np).size != n:
+            return None
+        if self.G is None:
+            self.G = gram(self.X - self.shift)
+        mask = np.ones(N, dtype=bool)
+        mask[train_np] = False
+        out = torch.as_tensor(np.flatnonzero(mask), device=self.X.device)
+        mu = mean - self.shift
+        return self.G - gram(self.X[out] - self.shift) - n * torch.outer(mu, mu)
+
+
 class _Path:
     """Ridge fits of one training set for a whole penalty grid (primal or Gram form)."""
 
-    def __init__(self, X: torch.Tensor, y: torch.Tensor):
+    def __init__(self, X: torch.Tensor, y: torch.Tensor, shared: _Shared | None = None,
+                 train_np: np.ndarray | None = None):
         n = X.shape[0]
         self.n = n
         mean = X.mean(dim=0)
@@ -240,13 +125,19 @@ class _Path:
             self.V = torch.zeros((0, 0), dtype=X.dtype, device=X.device)
         elif n <= d:
             self.dual = True
-            s2, U = torch.linalg.eigh(Z @ Z.T)
+            s2, U = torch.linalg.eigh(gram(Z, rows=True))
             self.s2 = s2.clamp_min(0.0)
             self.Q = U  # fitted values U (s2 f c), leverages (U∘U)(s2 f)
             self.c = U.T @ self.yc
         else:
             self.dual = False
-            s2, V = torch.linalg.eigh(Z.T @ Z)
+            C = None if shared is None else shared.traingram(train_np, mean)
+            if C is None:
+                ZtZ = gram(Z)
+            else:  # ZᵀZ = D⁻¹ (X_trᵀ X_tr - n mean meanᵀ) D⁻¹ on the kept features
+                ZtZ = (C if self.all_kept else C[keep][:, keep]) / torch.outer(self.scale,
+                                                                               self.scale)
+            s2, V = torch.linalg.eigh(ZtZ)
             self.s2 = s2.clamp_min(0.0)
             self.V = V
             self.Q = None  # P = Z V, formed block by block
@@ -335,15 +226,17 @@ def score_layers(
     chosen = np.zeros((len(splits), L))
     fold_rho = np.zeros((len(splits), L))
     fold_reps: list[np.ndarray] = []
+    shared = [_Shared(X) for X in mats]
     for i, sp in enumerate(splits):
-        train = torch.as_tensor(np.asarray(sp.train, dtype=np.int64), device=device)
+        train_np = np.asarray(sp.train, dtype=np.int64)
+        train = torch.as_tensor(train_np, device=device)
         test_np = np.asarray(sp.test, dtype=np.int64)
         test = torch.as_tensor(test_np, device=device)
         val = None if sp.val is None else torch.as_tensor(np.asarray(sp.val, dtype=np.int64),
                                                           device=device)
         preds = torch.empty((L, test.shape[0]), dtype=dtype, device=device)
         for l, X in enumerate(mats):
-            path = _Path(X[train], yt[train])
+            path = _Path(X[train], yt[train], shared[l], train_np)
             informative[l] |= bool(path.keep.any())
             if val is None:
                 best = _first_best(path.loo_mse(alphas), larger_is_better=False)
@@ -355,7 +248,7 @@ def score_layers(
             del path
         pred_sum.index_add_(1, test, preds)
         np.add.at(pred_count, test_np, 1)
-        boot = _bootstrap(yt[test], _split_seed(config.seed, i), config.n_boot)
+        boot = bootstrap(yt[test], _split_seed(config.seed, i), config.n_boot)
         fold_reps.append(boot.replicates(preds).cpu().numpy())
         fold_rho[i] = spearman_rows(preds, yt[test]).cpu().numpy()
 
@@ -371,7 +264,7 @@ def score_layers(
         tested = torch.as_tensor(tested_np, device=device)
         oof = torch.as_tensor(predictions[:, tested_np], device=device, dtype=dtype)
         pooled_rho = spearman_rows(oof, yt[tested]).cpu().numpy()
-        boot = _bootstrap(yt[tested], (int(config.seed), 0), config.n_boot)
+        boot = bootstrap(yt[tested], (int(config.seed), 0), config.n_boot)
         pooled_reps = boot.replicates(oof).cpu().numpy()
 
     out: list[LayerScore] = []

@@ -143,3 +143,30 @@ def test_rejects_non_finite(lnsim):
     bad[3, 4] = np.nan
     with pytest.raises(ValueError, match="NaN or infinite"):
         rt.score_layers([X, bad], y, kfold_splits(len(y), 5))
+
+
+def test_bootstrap_from_counts_equals_reference_on_every_row():
+    """Tied, constant and continuous predictions: the count-based replicates are the reference's."""
+    rng = np.random.default_rng(1)
+    y = np.round(rng.normal(size=60), 1)  # tied human scores too
+    rows = np.stack([rng.normal(size=60), np.round(rng.normal(size=60), 1), np.full(60, 0.5),
+                     np.r_[np.zeros(59), 1.0]])
+    boot = rt._Bootstrap(torch.from_numpy(y), (3, 1, 0), 200)
+    got = boot.replicates(torch.from_numpy(rows)).numpy()
+    for row, reps in zip(rows, got):
+        ref = bootstrap_spearman_replicates(row, y, 200, (3, 1, 0))
+        np.testing.assert_array_equal(np.isnan(reps), np.isnan(ref))
+        np.testing.assert_allclose(reps[~np.isnan(ref)], ref[~np.isnan(ref)], rtol=0, atol=1e-12)
+    assert np.isnan(got[2]).all()  # constant predictions: every replicate undefined
+
+
+def test_feature_constant_on_one_training_set_only(lnsim):
+    """The all-image Gram shared by the splits must still drop a train-constant feature."""
+    X, y = lnsim
+    X = X[:, :40].astype(np.float64).copy()
+    splits = kfold_splits(len(y), 5, seed=2)
+    X[:, 0] = 0.25
+    X[splits[0].test, 0] = np.linspace(0.0, 1.0, len(splits[0].test))  # varies off train 0
+    X[:, 1] = 1e4 + X[:, 1]  # a large mean next to a small spread
+    config = ReadoutConfig(n_boot=100)
+    _assert_same(score_features(X, y, splits, config), rt.score_features(X, y, splits, config))
