@@ -543,22 +543,11 @@ def _sweep_brain_brainscore(ctx, sink, run_id, model, loaded, probed, model_id, 
     seconds.setdefault("brain_pca", 0.0)
     for group in bp.plan_groups(needed, len(reference.paths), n_stimuli, budget) if needed else []:
         t0 = time.perf_counter()
-        fits = {}
-        for p in group:
-            hit = cache.load(p.name, device)
-            if hit is not None and hit.n_features == p.n_features:
-                fits[p.name] = hit
-        missing = [p for p in group if p.name not in fits]
-        if missing:
-            task = reporter.task(f"Brain-Score PCA: {len(missing)} layers on "
-                                 f"{len(reference.paths)} reference images", len(reference.paths))
-            fitted = bp.fit_components(model, missing, reference, transform, device,
-                                       batch_size=config.batch_size, workers=workers,
-                                       on_batch=task.advance)
-            task.close()
-            for name, fit in fitted.items():
-                cache.save(name, fit)
-            fits.update(fitted)
+        fits = bp.group_components(
+            model, group, reference, transform, device, cache, batch_size=config.batch_size,
+            workers=workers, start_task=lambda k: reporter.task(
+                f"Brain-Score PCA: {k} layers on {len(reference.paths)} reference images",
+                len(reference.paths)))
         seconds["brain_pca"] += time.perf_counter() - t0
         features = bp.BrainscoreFeatures(fits, reference)
         for target, setup_id in targets:
