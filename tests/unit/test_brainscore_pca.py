@@ -150,7 +150,7 @@ def test_a_layer_beyond_the_budget_is_one_line_naming_the_budget_it_needs():
         bp.plan_groups([wide], 1000, 640, 2**30)
     text = info.value.one_line()
     assert "\n" not in text and "stem" in text and "802,816 features" in text
-    assert "raise --memory-budget to at least 3.1" in text and info.value.exit_code == 2
+    assert "raise --memory-budget to at least 3.07 GiB" in text and info.value.exit_code == 2
 
 
 def test_unknown_mode():

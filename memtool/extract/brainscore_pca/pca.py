@@ -25,7 +25,7 @@ import torch
 from memtool.errors import DataError
 from memtool.extract.brainscore_pca.reference import N_COMPONENTS
 
-_CHUNK_BYTES = 32 * 2**20  # float64 working set of one Gram / projection column block
+_CHUNK_BYTES = 16 * 2**20  # float64 working set of one Gram / projection column block
 
 
 @dataclass
