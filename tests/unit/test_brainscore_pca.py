@@ -144,6 +144,15 @@ def test_groups_count_everything_a_group_holds():
     assert bp.layer_bytes(small, 1000, 640) == 640 * 1000 * 4
 
 
+def test_groups_end_as_early_as_they_can():
+    # five equal layers, three to a group: two groups either way, and the one that runs
+    # the network furthest (the last) takes three, so the first pass stops after layer 1
+    layers = [ProbedLayer(f"l{i}", i, "Conv2d", exec_order=i, output_shape=(2000,)) for i in range(5)]
+    per = bp.layer_bytes(layers[0], 1000, 640)
+    groups = bp.plan_groups(layers, 1000, 640, 3 * per + bp.fit_working_bytes(1000))
+    assert [[p.name for p in g] for g in groups] == [["l0", "l1"], ["l2", "l3", "l4"]]
+
+
 def test_a_layer_beyond_the_budget_is_one_line_naming_the_budget_it_needs():
     wide = ProbedLayer("stem", 0, "Conv2d", exec_order=0, output_shape=(64, 112, 112))
     with pytest.raises(UsageError) as info:

@@ -117,8 +117,6 @@ def plan_groups(layers: Sequence, n_reference: int, n_stimuli: int, budget_bytes
     layers' ``layer_bytes`` and the working memory of one fit, fits ``budget_bytes``; so
     peak memory depends on the budget, not on the number of layers. A layer that cannot
     fit alone raises UsageError (exit 2) naming the budget it needs."""
-    from memtool.extract.tap import group_by_size
-
     reserve = fit_working_bytes(n_reference)
 
     def size(p) -> int:
@@ -134,4 +132,29 @@ def plan_groups(layers: Sequence, n_reference: int, n_stimuli: int, budget_bytes
             f"for its {n_reference} reference activations",
             hint=f"raise --memory-budget to at least {need:.3g} GiB, or leave such layers out "
                  "with --layers")
-    return group_by_size(layers, size, budget_bytes - reserve)
+    return _consecutive_groups(layers, size, budget_bytes - reserve)
+
+
+def _consecutive_groups(layers: Sequence, size: Callable, budget: int) -> list[list]:
+    """Consecutive groups in execution order, each within ``budget``: the fewest groups,
+    and of those the partition whose groups end earliest in the network in total. Each
+    group costs two forward passes (reference images, stimuli) that stop after its last
+    layer, so the late, expensive groups should hold as many layers as they can."""
+    order = sorted(layers, key=lambda p: p.exec_order)
+    best: list[tuple[int, int] | None] = [(0, 0)] + [None] * len(order)  # (groups, cost)
+    start = [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):
+        used = 0
+        for first in range(end - 1, -1, -1):  # the last group is order[first:end]
+            used += size(order[first])
+            if used > budget and first < end - 1:
+                break
+            groups, cost = best[first]
+            candidate = (groups + 1, cost + end - 1)
+            if best[end] is None or candidate < best[end]:
+                best[end], start[end] = candidate, first
+    cuts, end = [], len(order)
+    while end > 0:
+        cuts.append(order[start[end]:end])
+        end = start[end]
+    return cuts[::-1]
