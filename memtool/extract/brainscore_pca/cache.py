@@ -14,7 +14,7 @@ import torch
 from memtool.extract.brainscore_pca.pca import Components
 from memtool.extract.brainscore_pca.reference import N_COMPONENTS, ReferenceSet
 
-FIT_VERSION = 1  # bump when the fit changes the stored components
+FIT_VERSION = 2  # bump when the fit changes the stored components
 
 
 # -- the on-disk cache ------------------------------------------------------------------------
