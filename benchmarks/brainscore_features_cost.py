@@ -65,6 +65,15 @@ def _reset_peak() -> None:
         fh.write("5")
 
 
+def _cpu() -> float:
+    """CPU seconds of this process so far (threads included): on a loaded machine a fairer
+    measure of work than wall time."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _phase_peak_gib() -> float:
     """Peak RSS since the last ``_reset_peak``."""
     for line in open("/proc/self/status"):
@@ -87,15 +96,15 @@ def child_memtool(layers: list[str], budget: float, work: Path) -> dict:
     # the memorability part first, so that the sweep below (which skips it) is the brain part
     run_sweep(replace(config, brain=[]), work / "bench.duckdb")
     _reset_peak()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     result = run_sweep(config, work / "bench.duckdb")
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
     phase_peak = _phase_peak_gib()
     s = result.models[0].seconds
     brain = s.get("brain_pca", 0) + s.get("brain_extract", 0) + s.get("brain_score", 0)
     raw = dict(Store(work / "bench.duckdb").query(
         "SELECT layer_name, raw FROM brain_scores ORDER BY layer_name")[1])
-    return {"seconds": brain, "wall": wall, "phase_peak_gib": phase_peak, "parts": {
+    return {"seconds": brain, "wall": wall, "cpu": cpu, "phase_peak_gib": phase_peak, "parts": {
         k: s.get(k) for k in ("brain_pca", "brain_extract", "brain_score")}, "raw": raw}
 
 
@@ -117,10 +126,10 @@ def child_brainscore(layers: list[str], work: Path) -> dict:
     wrapper = PytorchWrapper(loaded.module, preprocessing, identifier=identifier)
     LayerPCA.hook(wrapper, n_components=1000)
     _reset_peak()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     scores = LayerScores(identifier, wrapper, visual_degrees=8)(benchmark=factory(), layers=layers,
                                                                 prerun=True)
-    return {"seconds": time.perf_counter() - t0, "phase_peak_gib": _phase_peak_gib(),
+    return {"seconds": time.perf_counter() - t0, "cpu": _cpu() - c0, "phase_peak_gib": _phase_peak_gib(),
             "ceiled": [float(v) for v in scores.values]}
 
 
@@ -194,7 +203,9 @@ def main() -> None:
                   f"peak {m['peak_gib']:.2f} GiB (brain part {m['phase_peak_gib']:.2f}) | brainscore "
                   f"{b['seconds']:.1f} s, peak {b['peak_gib']:.2f} GiB (LayerScores "
                   f"{b['phase_peak_gib']:.2f}) | time ratio memtool/brainscore "
-                  f"{m['seconds'] / b['seconds']:.2f} | load {open('/proc/loadavg').read().split()[:3]}",
+                  f"{m['seconds'] / b['seconds']:.2f} | CPU seconds memtool {m['cpu']:.0f} (whole sweep, "
+                  f"brain part) / brainscore {b['cpu']:.0f} = {m['cpu'] / b['cpu']:.2f} | load "
+                  f"{open('/proc/loadavg').read().split()[:3]}",
                   flush=True)
         (few, m1, b1), (many, m2, b2) = rows
         print(f"peak memory, {len(few)} -> {len(many)} layers: memtool {m1['peak_gib']:.2f} -> "
