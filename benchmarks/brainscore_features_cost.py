@@ -10,9 +10,12 @@ name; brainscore's ``_get_imagenet_val`` is pointed at them through MT_IMAGENET_
 * brainscore: ``PytorchWrapper`` + ``LayerPCA.hook(n_components=1000)`` +
   ``LayerScores(..., prerun=True)``, its PCA and score caches off.
 
-Each run is a child process, so its peak memory (ru_maxrss) is its own. Both are run for
-a few layers and for more layers, at a fixed --memory-budget for memtool: memtool's peak
-must not grow with the number of layers. Run from the repository root:
+Each run is a child process, so its peak memory (ru_maxrss) is its own; the peak of the
+brain part alone (memtool's second sweep, after its memorability part; brainscore's
+LayerScores call) is read from the kernel's VmHWM after resetting it. Both are run for a
+few layers and for more layers, at a fixed --memory-budget for memtool: memtool's peak
+must not grow with the number of layers. The benchmark is built by the factory the tests
+use (tests/brain/_benchmarks.py). Run from the repository root:
 
     python benchmarks/brainscore_features_cost.py [--budget-gb 0.5] [--threads 2] [--few L,L] [--many L,L,...]
 """
@@ -37,41 +40,52 @@ MANY = ["blocks.1", "blocks.2", "blocks.3", "blocks.4", "blocks.5", "blocks.6", 
 
 
 def _register():
+    """The Cowley V4 session as a brainscore benchmark, from the factory the tests use
+    (tests/brain/_benchmarks.py), registered in brainscore's registry."""
     import numpy as np
-    import pandas as pd
 
-    from memtool.data.neural import load_cowley2023
     from memtool.brainscore_env import import_brainscore as _bs
+    from memtool.data.neural import load_cowley2023
+    from tests.brain._benchmarks import cowley_benchmark_factory
 
     bv = _bs()
     from brainscore_core.metrics import Score
-    from brainscore_core.supported_data_standards.brainio.assemblies import NeuroidAssembly
-    from brainscore_core.supported_data_standards.brainio.stimuli import StimulusSet
-    from brainscore_vision.benchmark_helpers.neural_common import NeuralBenchmark
 
-    d = load_cowley2023(SHARED / "v4_cowley2023", "210325")[0]
-
-    def factory():
-        stimuli = StimulusSet(pd.DataFrame({"stimulus_id": d.stimulus_ids,
-                                            "filename": [p.name for p in d.stimuli]}))
-        stimuli.stimulus_paths = {s: str(p) for s, p in zip(d.stimulus_ids, d.stimuli)}
-        stimuli.identifier = "memtool-bench.cowley2023-210325"
-        neural = NeuroidAssembly(d.responses.T[:, :, None], dims=["presentation", "neuroid", "time_bin"], coords={
-            "stimulus_id": ("presentation", d.stimulus_ids),
-            "filename": ("presentation", [p.name for p in d.stimuli]),
-            "neuroid_id": ("neuroid", d.neuroid_ids), "region": ("neuroid", ["V4"] * len(d.neuroid_ids)),
-            "time_bin_start": ("time_bin", [50]), "time_bin_end": ("time_bin", [150])}).squeeze("time_bin")
-        neural.attrs["stimulus_set"] = stimuli
-        return NeuralBenchmark(
-            identifier=BENCHMARK, version=1, assembly=neural,
-            similarity_metric=bv.load_metric("pls", crossvalidation_kwargs=dict(stratification_coord=None)),
-            visual_degrees=8, number_of_trials=1, parent="V4", ceiling_func=lambda: Score(np.nan))
-
+    factory = cowley_benchmark_factory(
+        load_cowley2023(SHARED / "v4_cowley2023", "210325")[0], identifier=BENCHMARK,
+        stimulus_set="memtool-bench.cowley2023-210325", visual_degrees=8,
+        ceiling_func=lambda: Score(np.nan))
     bv.benchmark_registry[BENCHMARK] = factory
     return factory
 
 
+def _reset_peak() -> None:
+    """Restart the kernel's peak-RSS count (VmHWM) from the current RSS (Linux >= 4.0)."""
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+
+
+def _cpu() -> float:
+    """CPU seconds of this process so far (threads included): on a loaded machine a fairer
+    measure of work than wall time."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _phase_peak_gib() -> float:
+    """Peak RSS since the last ``_reset_peak``."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 2**20
+    return float("nan")
+
+
 def child_memtool(layers: list[str], budget: float, work: Path) -> dict:
+    from dataclasses import replace
+
+    from memtool.store import Store
     from memtool.sweep import SweepConfig, run_sweep
 
     _register()
@@ -79,17 +93,19 @@ def child_memtool(layers: list[str], budget: float, work: Path) -> dict:
     config = SweepConfig(models=["tf_efficientnet_lite0"], data="demo", limit=40, folds=2, n_boot=10,
                          layers=pattern, brain=[BENCHMARK], brain_features="brainscore",
                          pca_images=str(SHARED / "lnsim" / "images"), memory_budget_gb=budget)
-    t0 = time.perf_counter()
+    # the memorability part first, so that the sweep below (which skips it) is the brain part
+    run_sweep(replace(config, brain=[]), work / "bench.duckdb")
+    _reset_peak()
+    t0, c0 = time.perf_counter(), _cpu()
     result = run_sweep(config, work / "bench.duckdb")
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    phase_peak = _phase_peak_gib()
     s = result.models[0].seconds
     brain = s.get("brain_pca", 0) + s.get("brain_extract", 0) + s.get("brain_score", 0)
-    from memtool.store import Store
-
     raw = dict(Store(work / "bench.duckdb").query(
         "SELECT layer_name, raw FROM brain_scores ORDER BY layer_name")[1])
-    return {"seconds": brain, "wall": wall, "parts": {k: s.get(k) for k in
-            ("brain_pca", "brain_extract", "brain_score")}, "raw": raw}
+    return {"seconds": brain, "wall": wall, "cpu": cpu, "phase_peak_gib": phase_peak, "parts": {
+        k: s.get(k) for k in ("brain_pca", "brain_extract", "brain_score")}, "raw": raw}
 
 
 def child_brainscore(layers: list[str], work: Path) -> dict:
@@ -109,10 +125,12 @@ def child_brainscore(layers: list[str], work: Path) -> dict:
     identifier = f"memtool-bench-lite0-{os.getpid()}"
     wrapper = PytorchWrapper(loaded.module, preprocessing, identifier=identifier)
     LayerPCA.hook(wrapper, n_components=1000)
-    t0 = time.perf_counter()
+    _reset_peak()
+    t0, c0 = time.perf_counter(), _cpu()
     scores = LayerScores(identifier, wrapper, visual_degrees=8)(benchmark=factory(), layers=layers,
                                                                 prerun=True)
-    return {"seconds": time.perf_counter() - t0, "ceiled": [float(v) for v in scores.values]}
+    return {"seconds": time.perf_counter() - t0, "cpu": _cpu() - c0, "phase_peak_gib": _phase_peak_gib(),
+            "ceiled": [float(v) for v in scores.values]}
 
 
 def _imagenet_stand_in(work: Path) -> Path:
@@ -182,13 +200,19 @@ def main() -> None:
             rows.append((layers, m, b))
             print(f"{len(layers)} layers: memtool {m['seconds']:.1f} s (fit {m['parts']['brain_pca']:.1f}, "
                   f"extract {m['parts']['brain_extract']:.1f}, score {m['parts']['brain_score']:.1f}), "
-                  f"peak {m['peak_gib']:.2f} GiB | brainscore {b['seconds']:.1f} s, peak "
-                  f"{b['peak_gib']:.2f} GiB | time ratio memtool/brainscore {m['seconds'] / b['seconds']:.2f}"
-                  f" | load {open('/proc/loadavg').read().split()[:3]}", flush=True)
+                  f"peak {m['peak_gib']:.2f} GiB (brain part {m['phase_peak_gib']:.2f}) | brainscore "
+                  f"{b['seconds']:.1f} s, peak {b['peak_gib']:.2f} GiB (LayerScores "
+                  f"{b['phase_peak_gib']:.2f}) | time ratio memtool/brainscore "
+                  f"{m['seconds'] / b['seconds']:.2f} | CPU seconds memtool {m['cpu']:.0f} (whole sweep, "
+                  f"brain part) / brainscore {b['cpu']:.0f} = {m['cpu'] / b['cpu']:.2f} | load "
+                  f"{open('/proc/loadavg').read().split()[:3]}",
+                  flush=True)
         (few, m1, b1), (many, m2, b2) = rows
         print(f"peak memory, {len(few)} -> {len(many)} layers: memtool {m1['peak_gib']:.2f} -> "
-              f"{m2['peak_gib']:.2f} GiB (budget {args.budget_gb} GiB), brainscore "
-              f"{b1['peak_gib']:.2f} -> {b2['peak_gib']:.2f} GiB")
+              f"{m2['peak_gib']:.2f} GiB, brain part {m1['phase_peak_gib']:.2f} -> "
+              f"{m2['phase_peak_gib']:.2f} GiB (budget {args.budget_gb} GiB); brainscore "
+              f"{b1['peak_gib']:.2f} -> {b2['peak_gib']:.2f} GiB, LayerScores "
+              f"{b1['phase_peak_gib']:.2f} -> {b2['phase_peak_gib']:.2f} GiB")
 
 
 if __name__ == "__main__":

@@ -189,18 +189,50 @@ def group_by_size(layers: Sequence, size: Callable, budget_bytes: int) -> list[l
     return [g for g in groups if g]
 
 
+class _StopForward(Exception):
+    """Raised once the last tapped layer has run: the rest of the network is not needed."""
+
+
+def _stop_after_last(model: torch.nn.Module, layers: Sequence):
+    """A hook on the tapped layer that runs last that ends the forward pass there, or None
+    when that layer runs several times per pass (or nothing is known of the order)."""
+    ran = [p for p in layers if getattr(p, "exec_order", None) is not None]
+    if not ran:
+        return None
+    last = max(ran, key=lambda p: p.exec_order)
+    if last.n_calls != 1:
+        return None
+
+    def stop(_module, _inputs, _output):
+        raise _StopForward
+
+    return _named(model)[last.name].register_forward_hook(stop)
+
+
 def run_batches(model: torch.nn.Module, tap: LayerTap, batches: Iterable, device: torch.device,
                 autocast: bool, on_batch: Callable[[int], None] | None = None) -> None:
-    """Forward every batch ``(images, indices)`` with the tap open; indices are contiguous."""
-    with torch.no_grad():
-        for images, index in batches:
-            start = int(index[0])
-            tap.set_rows(slice(start, start + len(index)))
-            images = images.to(device, non_blocking=True)
-            if autocast:
-                with torch.autocast(device_type=device.type):
-                    model(images)
-            else:
-                model(images)
-            if on_batch is not None:
-                on_batch(len(index))
+    """Forward every batch ``(images, indices)`` with the tap open; indices are contiguous.
+
+    The forward pass stops after the last of ``tap.layers`` (registered after the tap's
+    hooks, so that layer is captured first): modules after it cannot change what is
+    captured, and an early group of layers costs only the network up to it."""
+    stop = _stop_after_last(model, tap.layers)
+    try:
+        with torch.no_grad():
+            for images, index in batches:
+                start = int(index[0])
+                tap.set_rows(slice(start, start + len(index)))
+                images = images.to(device, non_blocking=True)
+                try:
+                    if autocast:
+                        with torch.autocast(device_type=device.type):
+                            model(images)
+                    else:
+                        model(images)
+                except _StopForward:
+                    pass
+                if on_batch is not None:
+                    on_batch(len(index))
+    finally:
+        if stop is not None:
+            stop.remove()

@@ -55,22 +55,11 @@ def brainscore_features(run) -> Features:
 
     def prepare(group) -> bp.BrainscoreFeatures:
         t0 = time.perf_counter()
-        fits = {}
-        for p in group:
-            hit = cache.load(p.name, device)
-            if hit is not None and hit.n_features == p.n_features:
-                fits[p.name] = hit
-        missing = [p for p in group if p.name not in fits]
-        if missing:
-            task = run.reporter.task(f"Brain-Score PCA: {len(missing)} layers on "
-                                     f"{len(reference.paths)} reference images", len(reference.paths))
-            fitted = bp.fit_components(run.model, missing, reference, transform, device,
-                                       batch_size=config.batch_size, workers=run.workers,
-                                       on_batch=task.advance)
-            task.close()
-            for name, fit in fitted.items():
-                cache.save(name, fit)
-            fits.update(fitted)
+        fits = bp.group_components(
+            run.model, group, reference, transform, device, cache, batch_size=config.batch_size,
+            workers=run.workers, start_task=lambda k: run.reporter.task(
+                f"Brain-Score PCA: {k} layers on {len(reference.paths)} reference images",
+                len(reference.paths)))
         run.seconds["brain_pca"] += time.perf_counter() - t0
         return bp.BrainscoreFeatures(fits, reference)
 

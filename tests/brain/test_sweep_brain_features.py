@@ -7,6 +7,8 @@ from typer.testing import CliRunner
 
 from memtool.cli.main import app
 from memtool.extract import brainscore_pca as bp
+from memtool.extract.brainscore_pca import fit as bp_fit
+from memtool.extract.brainscore_pca import reference as bp_reference
 from memtool.store import Store
 
 runner = CliRunner()
@@ -27,13 +29,13 @@ def test_brainscore_features_on_local_data_fit_once_then_come_from_the_cache(
         tmp_path, monkeypatch, lnsim_dir):
     monkeypatch.setenv("MEMTOOL_CACHE", str(tmp_path / "cache"))
     fits = []
-    real_fit = bp.fit_components
+    real_fit = bp_fit.fit_components
 
     def counting_fit(model, layers, *args, **kwargs):
         fits.append([p.name for p in layers])
         return real_fit(model, layers, *args, **kwargs)
 
-    monkeypatch.setattr(bp, "fit_components", counting_fit)
+    monkeypatch.setattr(bp_fit, "fit_components", counting_fit)
     db = tmp_path / "s.duckdb"
     images = lnsim_dir / "images"
 
@@ -69,7 +71,7 @@ def test_brainscore_features_on_local_data_fit_once_then_come_from_the_cache(
 
 def test_no_reference_images_stops_before_any_work(tmp_path, monkeypatch):
     monkeypatch.setenv("MT_IMAGENET_PATH", str(tmp_path / "missing.hdf5"))
-    monkeypatch.setattr(bp, "MODELS_BUCKET_HOST", "brain-score-models.invalid")
+    monkeypatch.setattr(bp_reference, "MODELS_BUCKET_HOST", "brain-score-models.invalid")
     db = tmp_path / "s.duckdb"
     result = invoke("sweep", *TINY, "--brain", "IT", "--db", db)  # registry: brainscore features
     assert result.exit_code == 3, result.output

@@ -11,6 +11,7 @@ from PIL import Image
 
 from memtool.errors import DataError, UsageError
 from memtool.extract import brainscore_pca as bp
+from memtool.extract.brainscore_pca import reference as bp_reference
 from memtool.extract.tap import ProbedLayer
 
 DEMO_IMAGES = Path(__file__).resolve().parents[2] / "memtool" / "data" / "demo" / "images"
@@ -102,7 +103,7 @@ def test_reference_folder_first_1000_by_name(tmp_path):
 
 def test_no_reference_images_is_one_line_naming_both_ways(tmp_path, monkeypatch):
     monkeypatch.setenv("MT_IMAGENET_PATH", str(tmp_path / "none.hdf5"))
-    monkeypatch.setattr(bp, "MODELS_BUCKET_HOST", "brain-score-models.invalid")
+    monkeypatch.setattr(bp_reference, "MODELS_BUCKET_HOST", "brain-score-models.invalid")
     with pytest.raises(DataError) as info:
         bp.resolve_reference_images(None)
     text = info.value.one_line()
@@ -129,13 +130,36 @@ def test_cache_round_trip_and_keys(tmp_path, monkeypatch):
     assert bp.cache_root() is None
 
 
-def test_groups_fit_the_budget():
+def test_groups_count_everything_a_group_holds():
     layers = [ProbedLayer(f"l{i}", i, "Conv2d", exec_order=i, output_shape=(10, 10, 11)) for i in range(6)]
     # per layer: 1000 x 1100 x 4 (fit, then components) + 640 x 1000 x 4 (features) bytes
     per = 1000 * 1100 * 4 + 640 * 1000 * 4
-    groups = bp.plan_groups(layers, 1000, 640, 2 * per)
+    assert bp.layer_bytes(layers[0], 1000, 640) == per
+    reserve = bp.fit_working_bytes(1000)  # one fit's float64 block, Gram and eigh at a time
+    assert reserve < 128 * 2**20
+    groups = bp.plan_groups(layers, 1000, 640, 2 * per + reserve)
     assert [len(g) for g in groups] == [2, 2, 2]
-    assert [len(g) for g in bp.plan_groups(layers, 1000, 640, 1)] == [1] * 6
+    assert [len(g) for g in bp.plan_groups(layers, 1000, 640, 2 * per + reserve - 1)] == [1] * 6
+    small = ProbedLayer("fc", 9, "Linear", exec_order=9, output_shape=(1000,))  # unreduced
+    assert bp.layer_bytes(small, 1000, 640) == 640 * 1000 * 4
+
+
+def test_groups_end_as_early_as_they_can():
+    # five equal layers, three to a group: two groups either way, and the one that runs
+    # the network furthest (the last) takes three, so the first pass stops after layer 1
+    layers = [ProbedLayer(f"l{i}", i, "Conv2d", exec_order=i, output_shape=(2000,)) for i in range(5)]
+    per = bp.layer_bytes(layers[0], 1000, 640)
+    groups = bp.plan_groups(layers, 1000, 640, 3 * per + bp.fit_working_bytes(1000))
+    assert [[p.name for p in g] for g in groups] == [["l0", "l1"], ["l2", "l3", "l4"]]
+
+
+def test_a_layer_beyond_the_budget_is_one_line_naming_the_budget_it_needs():
+    wide = ProbedLayer("stem", 0, "Conv2d", exec_order=0, output_shape=(64, 112, 112))
+    with pytest.raises(UsageError) as info:
+        bp.plan_groups([wide], 1000, 640, 2**30)
+    text = info.value.one_line()
+    assert "\n" not in text and "stem" in text and "802,816 features" in text
+    assert "raise --memory-budget to at least 3.07 GiB" in text and info.value.exit_code == 2
 
 
 def test_unknown_mode():
