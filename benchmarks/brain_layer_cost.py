@@ -62,9 +62,13 @@ def main() -> None:
     parser.add_argument("--metric", default="pls", choices=["pls", "ridge"])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="BLAS/OpenMP/torch threads for both sides (set before numpy loads); "
-                             "1 gives stable ratios on a shared machine")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="BLAS/OpenMP/torch threads for both sides (set before numpy loads); "
+        "1 gives stable ratios on a shared machine",
+    )
     args = parser.parse_args()
     if args.threads:
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -76,8 +80,7 @@ def main() -> None:
 
     spec = [f"cowley2023:{args.data}:{args.session}"]
     exact = load_brain_targets(spec, regression=args.metric, impl="exact")[0]
-    fast = load_brain_targets(spec, regression=args.metric, impl="fast",
-                              device=torch.device(args.device))[0]
+    fast = load_brain_targets(spec, regression=args.metric, impl="fast", device=torch.device(args.device))[0]
     t0 = time.perf_counter()
     ceiling = exact.ceiling()
     fast.ceiling()
@@ -97,30 +100,50 @@ def main() -> None:
                 times[name].append(time.perf_counter() - t0)
         e, f = scores["exact"], scores["fast"]
         exact_s, fast_s = statistics.median(times["exact"]), statistics.median(times["fast"])
-        results.append({
-            "dims": k, "exact_seconds": round(exact_s, 3), "fast_seconds": round(fast_s, 4),
-            "ratio": round(exact_s / fast_s, 1),
-            "max_abs_delta": max(abs(e.raw - f.raw), abs((e.ceiled or 0.0) - (f.ceiled or 0.0))),
-            "raw_exact": e.raw, "raw_fast": f.raw, "ceiled_exact": e.ceiled, "ceiled_fast": f.ceiled,
-        })
+        results.append(
+            {
+                "dims": k,
+                "exact_seconds": round(exact_s, 3),
+                "fast_seconds": round(fast_s, 4),
+                "ratio": round(exact_s / fast_s, 1),
+                "max_abs_delta": max(abs(e.raw - f.raw), abs((e.ceiled or 0.0) - (f.ceiled or 0.0))),
+                "raw_exact": e.raw,
+                "raw_fast": f.raw,
+                "ceiled_exact": e.ceiled,
+                "ceiled_fast": f.ceiled,
+            }
+        )
     report = {
-        "target": exact.name, "metric": args.metric, "n_stimuli": len(exact.stimuli),
-        "n_neuroids": exact.n_neuroids, "ceiling": ceiling, "ceiling_seconds_once": round(ceiling_s, 2),
-        "brainscore_vision": brainscore_version(), "device": args.device, "cpus": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(), "python": sys.version.split()[0],
-        "repeats": args.repeats, "loadavg_before": load_before, "loadavg_after": loadavg(),
+        "target": exact.name,
+        "metric": args.metric,
+        "n_stimuli": len(exact.stimuli),
+        "n_neuroids": exact.n_neuroids,
+        "ceiling": ceiling,
+        "ceiling_seconds_once": round(ceiling_s, 2),
+        "brainscore_vision": brainscore_version(),
+        "device": args.device,
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": sys.version.split()[0],
+        "repeats": args.repeats,
+        "loadavg_before": load_before,
+        "loadavg_after": loadavg(),
         "results": results,
     }
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"{exact.name}: {len(exact.stimuli)} images, {exact.n_neuroids} neurons, {args.metric} "
-          f"(brainscore-vision {report['brainscore_vision']}), 10 splits, ceiling {ceiling:.3f}; "
-          f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, fast on {args.device}; "
-          f"median of {args.repeats}; load average {load_before} -> {report['loadavg_after']}")
+    print(
+        f"{exact.name}: {len(exact.stimuli)} images, {exact.n_neuroids} neurons, {args.metric} "
+        f"(brainscore-vision {report['brainscore_vision']}), 10 splits, ceiling {ceiling:.3f}; "
+        f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, fast on {args.device}; "
+        f"median of {args.repeats}; load average {load_before} -> {report['loadavg_after']}"
+    )
     for r in results:
-        print(f"  k={r['dims']:>5}: brainscore {r['exact_seconds']:.2f} s, fast {r['fast_seconds']:.3f} s"
-              f" -> {r['ratio']:.1f}x; max |delta score| {r['max_abs_delta']:.1e}")
+        print(
+            f"  k={r['dims']:>5}: brainscore {r['exact_seconds']:.2f} s, fast {r['fast_seconds']:.3f} s"
+            f" -> {r['ratio']:.1f}x; max |delta score| {r['max_abs_delta']:.1e}"
+        )
 
 
 if __name__ == "__main__":

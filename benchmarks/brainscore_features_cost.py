@@ -35,8 +35,17 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MEMTOOL_SHARED_DATA", REPO.parent / "shared" / "data"))
 BENCHMARK = "memtool-bench.Cowley2023-210325.V4-pls"
 FEW = ["blocks.2", "blocks.4", "conv_head"]
-MANY = ["blocks.1", "blocks.2", "blocks.3", "blocks.4", "blocks.5", "blocks.6", "conv_head",
-        "global_pool", "classifier"]
+MANY = [
+    "blocks.1",
+    "blocks.2",
+    "blocks.3",
+    "blocks.4",
+    "blocks.5",
+    "blocks.6",
+    "conv_head",
+    "global_pool",
+    "classifier",
+]
 
 
 def _register():
@@ -52,9 +61,12 @@ def _register():
     from brainscore_core.metrics import Score
 
     factory = cowley_benchmark_factory(
-        load_cowley2023(SHARED / "v4_cowley2023", "210325")[0], identifier=BENCHMARK,
-        stimulus_set="memtool-bench.cowley2023-210325", visual_degrees=8,
-        ceiling_func=lambda: Score(np.nan))
+        load_cowley2023(SHARED / "v4_cowley2023", "210325")[0],
+        identifier=BENCHMARK,
+        stimulus_set="memtool-bench.cowley2023-210325",
+        visual_degrees=8,
+        ceiling_func=lambda: Score(np.nan),
+    )
     bv.benchmark_registry[BENCHMARK] = factory
     return factory
 
@@ -90,9 +102,18 @@ def child_memtool(layers: list[str], budget: float, work: Path) -> dict:
 
     _register()
     pattern = "^(" + "|".join(l.replace(".", r"\.") for l in layers) + ")$"
-    config = SweepConfig(models=["tf_efficientnet_lite0"], data="demo", limit=40, folds=2, n_boot=10,
-                         layers=pattern, brain=[BENCHMARK], brain_features="brainscore",
-                         pca_images=str(SHARED / "lnsim" / "images"), memory_budget_gb=budget)
+    config = SweepConfig(
+        models=["tf_efficientnet_lite0"],
+        data="demo",
+        limit=40,
+        folds=2,
+        n_boot=10,
+        layers=pattern,
+        brain=[BENCHMARK],
+        brain_features="brainscore",
+        pca_images=str(SHARED / "lnsim" / "images"),
+        memory_budget_gb=budget,
+    )
     # the memorability part first, so that the sweep below (which skips it) is the brain part
     run_sweep(replace(config, brain=[]), work / "bench.duckdb")
     _reset_peak()
@@ -102,10 +123,17 @@ def child_memtool(layers: list[str], budget: float, work: Path) -> dict:
     phase_peak = _phase_peak_gib()
     s = result.models[0].seconds
     brain = s.get("brain_pca", 0) + s.get("brain_extract", 0) + s.get("brain_score", 0)
-    raw = dict(Store(work / "bench.duckdb").query(
-        "SELECT layer_name, raw FROM brain_scores ORDER BY layer_name")[1])
-    return {"seconds": brain, "wall": wall, "cpu": cpu, "phase_peak_gib": phase_peak, "parts": {
-        k: s.get(k) for k in ("brain_pca", "brain_extract", "brain_score")}, "raw": raw}
+    raw = dict(
+        Store(work / "bench.duckdb").query("SELECT layer_name, raw FROM brain_scores ORDER BY layer_name")[1]
+    )
+    return {
+        "seconds": brain,
+        "wall": wall,
+        "cpu": cpu,
+        "phase_peak_gib": phase_peak,
+        "parts": {k: s.get(k) for k in ("brain_pca", "brain_extract", "brain_score")},
+        "raw": raw,
+    }
 
 
 def child_brainscore(layers: list[str], work: Path) -> dict:
@@ -120,17 +148,26 @@ def child_brainscore(layers: list[str], work: Path) -> dict:
 
     loaded = load_model("tf_efficientnet_lite0")
     cfg = loaded.data_config
-    preprocessing = functools.partial(load_preprocess_images, image_size=int(cfg["input_size"][-1]),
-                                      normalize_mean=tuple(cfg["mean"]), normalize_std=tuple(cfg["std"]))
+    preprocessing = functools.partial(
+        load_preprocess_images,
+        image_size=int(cfg["input_size"][-1]),
+        normalize_mean=tuple(cfg["mean"]),
+        normalize_std=tuple(cfg["std"]),
+    )
     identifier = f"memtool-bench-lite0-{os.getpid()}"
     wrapper = PytorchWrapper(loaded.module, preprocessing, identifier=identifier)
     LayerPCA.hook(wrapper, n_components=1000)
     _reset_peak()
     t0, c0 = time.perf_counter(), _cpu()
-    scores = LayerScores(identifier, wrapper, visual_degrees=8)(benchmark=factory(), layers=layers,
-                                                                prerun=True)
-    return {"seconds": time.perf_counter() - t0, "cpu": _cpu() - c0, "phase_peak_gib": _phase_peak_gib(),
-            "ceiled": [float(v) for v in scores.values]}
+    scores = LayerScores(identifier, wrapper, visual_degrees=8)(
+        benchmark=factory(), layers=layers, prerun=True
+    )
+    return {
+        "seconds": time.perf_counter() - t0,
+        "cpu": _cpu() - c0,
+        "phase_peak_gib": _phase_peak_gib(),
+        "ceiled": [float(v) for v in scores.values],
+    }
 
 
 def _imagenet_stand_in(work: Path) -> Path:
@@ -148,16 +185,40 @@ def _imagenet_stand_in(work: Path) -> Path:
 
 def run_child(kind: str, layers: list[str], budget: float, threads: int, work: Path) -> dict:
     out = work / f"{kind}-{len(layers)}.json"
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-           "MEMTOOL_PCA_CACHE": "off", "MT_IMAGENET_PATH": str(work / "imagenet2012.hdf5"),
-           "RESULTCACHING_HOME": str(work / "result_caching"), "BRAINSCORE_HOME": str(work / "bs"),
-           "RESULTCACHING_DISABLE": "brainscore_vision.model_helpers.activations.pca,"
-                                    "brainscore_vision.model_helpers.brain_transformation.neural",
-           "MEMTOOL_CACHE": str(work / "memtool-cache"), "BS_INSTALL_DEPENDENCIES": "no",
-           "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, __file__, "--child", kind, "--layers", ",".join(layers),
-                             "--budget-gb", str(budget), "--out", str(out), "--work", str(work)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "MEMTOOL_PCA_CACHE": "off",
+        "MT_IMAGENET_PATH": str(work / "imagenet2012.hdf5"),
+        "RESULTCACHING_HOME": str(work / "result_caching"),
+        "BRAINSCORE_HOME": str(work / "bs"),
+        "RESULTCACHING_DISABLE": "brainscore_vision.model_helpers.activations.pca,"
+        "brainscore_vision.model_helpers.brain_transformation.neural",
+        "MEMTOOL_CACHE": str(work / "memtool-cache"),
+        "BS_INSTALL_DEPENDENCIES": "no",
+        "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            kind,
+            "--layers",
+            ",".join(layers),
+            "--budget-gb",
+            str(budget),
+            "--out",
+            str(out),
+            "--work",
+            str(work),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     stderr = proc.stderr.read()
     if status != 0:
@@ -185,8 +246,11 @@ def main() -> None:
         layers = args.layers.split(",")
         work = Path(args.work) / f"{args.child}-{len(layers)}"
         work.mkdir()
-        result = (child_memtool(layers, args.budget_gb, work) if args.child == "memtool"
-                  else child_brainscore(layers, work))
+        result = (
+            child_memtool(layers, args.budget_gb, work)
+            if args.child == "memtool"
+            else child_brainscore(layers, work)
+        )
         Path(args.out).write_text(json.dumps(result))
         return
     with tempfile.TemporaryDirectory(prefix="memtool-bench-") as tmp:
@@ -198,21 +262,25 @@ def main() -> None:
             m = run_child("memtool", layers, args.budget_gb, args.threads, work)
             b = run_child("brainscore", layers, args.budget_gb, args.threads, work)
             rows.append((layers, m, b))
-            print(f"{len(layers)} layers: memtool {m['seconds']:.1f} s (fit {m['parts']['brain_pca']:.1f}, "
-                  f"extract {m['parts']['brain_extract']:.1f}, score {m['parts']['brain_score']:.1f}), "
-                  f"peak {m['peak_gib']:.2f} GiB (brain part {m['phase_peak_gib']:.2f}) | brainscore "
-                  f"{b['seconds']:.1f} s, peak {b['peak_gib']:.2f} GiB (LayerScores "
-                  f"{b['phase_peak_gib']:.2f}) | time ratio memtool/brainscore "
-                  f"{m['seconds'] / b['seconds']:.2f} | CPU seconds memtool {m['cpu']:.0f} (whole sweep, "
-                  f"brain part) / brainscore {b['cpu']:.0f} = {m['cpu'] / b['cpu']:.2f} | load "
-                  f"{open('/proc/loadavg').read().split()[:3]}",
-                  flush=True)
+            print(
+                f"{len(layers)} layers: memtool {m['seconds']:.1f} s (fit {m['parts']['brain_pca']:.1f}, "
+                f"extract {m['parts']['brain_extract']:.1f}, score {m['parts']['brain_score']:.1f}), "
+                f"peak {m['peak_gib']:.2f} GiB (brain part {m['phase_peak_gib']:.2f}) | brainscore "
+                f"{b['seconds']:.1f} s, peak {b['peak_gib']:.2f} GiB (LayerScores "
+                f"{b['phase_peak_gib']:.2f}) | time ratio memtool/brainscore "
+                f"{m['seconds'] / b['seconds']:.2f} | CPU seconds memtool {m['cpu']:.0f} (whole sweep, "
+                f"brain part) / brainscore {b['cpu']:.0f} = {m['cpu'] / b['cpu']:.2f} | load "
+                f"{open('/proc/loadavg').read().split()[:3]}",
+                flush=True,
+            )
         (few, m1, b1), (many, m2, b2) = rows
-        print(f"peak memory, {len(few)} -> {len(many)} layers: memtool {m1['peak_gib']:.2f} -> "
-              f"{m2['peak_gib']:.2f} GiB, brain part {m1['phase_peak_gib']:.2f} -> "
-              f"{m2['phase_peak_gib']:.2f} GiB (budget {args.budget_gb} GiB); brainscore "
-              f"{b1['peak_gib']:.2f} -> {b2['peak_gib']:.2f} GiB, LayerScores "
-              f"{b1['phase_peak_gib']:.2f} -> {b2['phase_peak_gib']:.2f} GiB")
+        print(
+            f"peak memory, {len(few)} -> {len(many)} layers: memtool {m1['peak_gib']:.2f} -> "
+            f"{m2['peak_gib']:.2f} GiB, brain part {m1['phase_peak_gib']:.2f} -> "
+            f"{m2['phase_peak_gib']:.2f} GiB (budget {args.budget_gb} GiB); brainscore "
+            f"{b1['peak_gib']:.2f} -> {b2['peak_gib']:.2f} GiB, LayerScores "
+            f"{b1['phase_peak_gib']:.2f} -> {b2['phase_peak_gib']:.2f} GiB"
+        )
 
 
 if __name__ == "__main__":

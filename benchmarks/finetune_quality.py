@@ -47,8 +47,20 @@ def loadavg() -> str:
 class Log:
     """Appends one CSV row per finished measurement (and echoes it)."""
 
-    FIELDS = ["time", "row", "model", "fold", "img_size", "test_rho", "val_rho", "best_epoch",
-              "epochs_done", "seconds", "loadavg", "detail"]
+    FIELDS = [
+        "time",
+        "row",
+        "model",
+        "fold",
+        "img_size",
+        "test_rho",
+        "val_rho",
+        "best_epoch",
+        "epochs_done",
+        "seconds",
+        "loadavg",
+        "detail",
+    ]
 
     def __init__(self, path: Path):
         self.path = path
@@ -76,16 +88,35 @@ def probe_rows(args, work: Path) -> dict[str, float]:
     loaded = load_model(args.model)
     path = work / f"pretrained-{args.img_size}.pt"
     if not path.exists():  # the pretrained weights, swept at the benchmark's input size
-        torch.save({"model": loaded.name, "state_dict": loaded.module.state_dict(),
-                    "data_config": input_config(loaded.data_config, args.img_size)}, path)
+        torch.save(
+            {
+                "model": loaded.name,
+                "state_dict": loaded.module.state_dict(),
+                "data_config": input_config(loaded.data_config, args.img_size),
+            },
+            path,
+        )
     db = work / "probe.duckdb"
     t0 = time.perf_counter()
-    run_sweep(SweepConfig(models=[str(path)], data=args.data, layers=args.probe_layers,
-                          folds=args.folds, seed=0, batch_size=32, device=args.device,
-                          n_boot=100), db, command="benchmarks/finetune_quality.py (probe)")
+    run_sweep(
+        SweepConfig(
+            models=[str(path)],
+            data=args.data,
+            layers=args.probe_layers,
+            folds=args.folds,
+            seed=0,
+            batch_size=32,
+            device=args.device,
+            n_boot=100,
+        ),
+        db,
+        command="benchmarks/finetune_quality.py (probe)",
+    )
     seconds = time.perf_counter() - t0
-    _, rows = Store(db).query("SELECT layer_name, fold, score FROM layer_scores "
-                              "WHERE target = 'memorability' AND metric = 'spearman'")
+    _, rows = Store(db).query(
+        "SELECT layer_name, fold, score FROM layer_scores "
+        "WHERE target = 'memorability' AND metric = 'spearman'"
+    )
     by_layer: dict[str, dict[str, float]] = {}
     for layer, fold, rho in rows:
         if rho is not None:
@@ -109,8 +140,15 @@ def resmem_predictions(args, dataset, work: Path):
         if all(n in lookup for n in names):
             return np.array([lookup[n] for n in names])
     parts = split_parts(dataset, 1, val_fraction=0.1, seed=0)
-    ev = evaluate(load_predictor(baseline="resmem"), dataset, parts, part="all", n_boot=10,
-                  batch_size=16, device=args.device)
+    ev = evaluate(
+        load_predictor(baseline="resmem"),
+        dataset,
+        parts,
+        part="all",
+        n_boot=10,
+        batch_size=16,
+        device=args.device,
+    )
     np.savez(cache, names=np.array(names), pred=ev.predictions, scores=ev.scores)
     return ev.predictions
 
@@ -149,15 +187,19 @@ def crop_rows(args, dataset, fold: int, log: Log) -> None:
     def rrc(low):
         return T.Compose([T.RandomResizedCrop(size, scale=(low, 1.0), ratio=(3 / 4, 4 / 3)), normalise])
 
-    views = {"eval": evaluate, "flip": T.Compose([T.RandomHorizontalFlip(1.0), evaluate]),
-             "rrc0.6": rrc(0.6), "rrc0.25": rrc(0.25)}
+    views = {
+        "eval": evaluate,
+        "flip": T.Compose([T.RandomHorizontalFlip(1.0), evaluate]),
+        "rrc0.6": rrc(0.6),
+        "rrc0.25": rrc(0.25),
+    }
 
     def features(idx, transform, seed=0):
         torch.manual_seed(seed)
         out = []
         with torch.inference_mode(), HeadInput(head) as captured:
             for start in range(0, len(idx), 64):
-                batch = torch.stack([transform(read_rgb(dataset.paths[i])) for i in idx[start:start + 64]])
+                batch = torch.stack([transform(read_rgb(dataset.paths[i])) for i in idx[start : start + 64]])
                 module(batch)
                 out.append(captured.batches.pop())
         return torch.cat(out).numpy().astype(np.float64)
@@ -173,10 +215,15 @@ def crop_rows(args, dataset, fold: int, log: Log) -> None:
             reference = preds[0]
         rho = float(np.mean([spearman(p, y[parts.test]) for p in preds]))
         agree = float(np.mean([spearman(p, reference) for p in preds]))
-        log.write(row=f"crops:{name}", model=args.model, fold=fold, img_size=args.img_size,
-                  test_rho=f"{rho:.4f}", seconds=f"{time.perf_counter() - t0:.0f}",
-                  detail=json.dumps({"agreement_with_eval_view": round(agree, 4), "draws": draws,
-                                     "alpha": alpha}))
+        log.write(
+            row=f"crops:{name}",
+            model=args.model,
+            fold=fold,
+            img_size=args.img_size,
+            test_rho=f"{rho:.4f}",
+            seconds=f"{time.perf_counter() - t0:.0f}",
+            detail=json.dumps({"agreement_with_eval_view": round(agree, 4), "draws": draws, "alpha": alpha}),
+        )
 
 
 def finetune_row(args, name: str, overrides: dict, fold: int, dataset, work: Path, log: Log):
@@ -185,16 +232,38 @@ def finetune_row(args, name: str, overrides: dict, fold: int, dataset, work: Pat
 
     recipe = Recipe(**{"img_size": args.img_size, "batch_size": args.batch_size, **overrides})
     t0 = time.perf_counter()
-    result = finetune_model(FinetuneConfig(
-        model=args.model, data=args.data, split=fold, folds=args.folds, recipe=recipe,
-        device=args.device, out_dir=work / "runs", n_boot=200), work / "finetune.duckdb",
-        dataset=dataset)
-    log.write(row=name, model=args.model, fold=fold, img_size=args.img_size,
-              test_rho=f"{result.test_rho:.4f}", val_rho=f"{result.best_val_rho:.4f}",
-              best_epoch=result.best_epoch, epochs_done=len(result.epochs),
-              seconds=f"{time.perf_counter() - t0:.0f}",
-              detail=json.dumps({"overrides": overrides, "status": result.status,
-                                 "val_curve": [round(e.val_rho, 3) for e in result.epochs]}))
+    result = finetune_model(
+        FinetuneConfig(
+            model=args.model,
+            data=args.data,
+            split=fold,
+            folds=args.folds,
+            recipe=recipe,
+            device=args.device,
+            out_dir=work / "runs",
+            n_boot=200,
+        ),
+        work / "finetune.duckdb",
+        dataset=dataset,
+    )
+    log.write(
+        row=name,
+        model=args.model,
+        fold=fold,
+        img_size=args.img_size,
+        test_rho=f"{result.test_rho:.4f}",
+        val_rho=f"{result.best_val_rho:.4f}",
+        best_epoch=result.best_epoch,
+        epochs_done=len(result.epochs),
+        seconds=f"{time.perf_counter() - t0:.0f}",
+        detail=json.dumps(
+            {
+                "overrides": overrides,
+                "status": result.status,
+                "val_curve": [round(e.val_rho, 3) for e in result.epochs],
+            }
+        ),
+    )
     return result.test_rho
 
 
@@ -215,8 +284,11 @@ def summarise(path: Path) -> None:
         shown = [f for f in common if f in values]
         mean = sum(values[f] for f in shown) / len(shown) if shown else float("nan")
         rest = {f: round(v, 4) for f, v in values.items() if f not in common}
-        print(f"{name:<14}" + "".join(f"{values[f]:>9.4f}" if f in values else f"{'-':>9}" for f in common)
-              + f"{mean:>9.4f}   {rest or ''}")
+        print(
+            f"{name:<14}"
+            + "".join(f"{values[f]:>9.4f}" if f in values else f"{'-':>9}" for f in common)
+            + f"{mean:>9.4f}   {rest or ''}"
+        )
 
 
 def main() -> None:
@@ -229,11 +301,18 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--rows", default="probe,v1,default,resmem",
-                        help="comma-separated rows: probe, v1, default, resmem, crops (the "
-                             "label-preservation check of random resized crops), or none")
-    parser.add_argument("--variant", action="append", default=[],
-                        help="NAME=JSON recipe overrides, an extra fine-tuning row (repeatable)")
+    parser.add_argument(
+        "--rows",
+        default="probe,v1,default,resmem",
+        help="comma-separated rows: probe, v1, default, resmem, crops (the "
+        "label-preservation check of random resized crops), or none",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="NAME=JSON recipe overrides, an extra fine-tuning row (repeatable)",
+    )
     parser.add_argument("--probe-layers", default="all", help="layers the probe's sweep scores")
     parser.add_argument("--work", default=str(ROOT / "out" / "finetune_quality"))
     parser.add_argument("--resmem-cache", default=None, help="npz of ResMem's scores (made if missing)")
@@ -265,9 +344,15 @@ def main() -> None:
         probe = probe_rows(args, work)
         table["probe"] = {f: probe[f"fold{f}"] for f in folds}
         for f in folds:
-            log.write(row="probe", model=args.model, fold=f, img_size=args.img_size,
-                      test_rho=f"{probe[f'fold{f}']:.4f}", seconds=f"{probe['seconds']:.0f}",
-                      detail=json.dumps({"layer": probe["layer"], "pooled": probe.get("pooled")}))
+            log.write(
+                row="probe",
+                model=args.model,
+                fold=f,
+                img_size=args.img_size,
+                test_rho=f"{probe[f'fold{f}']:.4f}",
+                seconds=f"{probe['seconds']:.0f}",
+                detail=json.dumps({"layer": probe["layer"], "pooled": probe.get("pooled")}),
+            )
     if "crops" in rows:
         for f in folds:
             crop_rows(args, dataset, f, log)
@@ -277,8 +362,9 @@ def main() -> None:
         for f in folds:
             test = split_parts(dataset, f, val_fraction=0.1, seed=0).test
             table["resmem"][f] = spearman(pred[test], dataset.scores[test])
-            log.write(row="resmem", model="resmem", fold=f, img_size=227,
-                      test_rho=f"{table['resmem'][f]:.4f}")
+            log.write(
+                row="resmem", model="resmem", fold=f, img_size=227, test_rho=f"{table['resmem'][f]:.4f}"
+            )
     runs = []
     if "v1" in rows:
         runs.append(("v1", dict(RECIPE_V1)))
@@ -292,8 +378,10 @@ def main() -> None:
         for f in folds:
             table[name][f] = finetune_row(args, name, overrides, f, dataset, work, log)
 
-    print(f"\n{args.model}, {dataset.name} ({len(dataset.items)} images), {args.folds}-fold split, "
-          f"folds {folds}, {args.img_size} px; load average {loadavg()}")
+    print(
+        f"\n{args.model}, {dataset.name} ({len(dataset.items)} images), {args.folds}-fold split, "
+        f"folds {folds}, {args.img_size} px; load average {loadavg()}"
+    )
     print(f"{'row':<12}" + "".join(f"{'fold' + str(f):>9}" for f in folds) + f"{'mean':>9}")
     for name, values in table.items():
         mean = float(np.mean([values[f] for f in folds]))

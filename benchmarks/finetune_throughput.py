@@ -83,17 +83,39 @@ def memtool_round(args, root: Path) -> dict:
     from memtool.finetune.recipe import Recipe
     from memtool.finetune.train import FinetuneConfig, finetune_model
 
-    recipe = Recipe(**_v1(), epochs=args.epochs, batch_size=args.batch_size, img_size=args.img_size,
-                    patience=args.epochs + 1, val_fraction=args.val_fraction)
+    recipe = Recipe(
+        **_v1(),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        img_size=args.img_size,
+        patience=args.epochs + 1,
+        val_fraction=args.val_fraction,
+    )
     clock = PhaseClock()
-    result = finetune_model(FinetuneConfig(
-        model=args.model, data=args.data, limit=args.images, folds=args.folds, recipe=recipe,
-        device=args.device, workers=args.workers, out_dir=root / "out", n_boot=10,
-        random_init=args.random_init), root / "bench.duckdb", reporter=clock)
+    result = finetune_model(
+        FinetuneConfig(
+            model=args.model,
+            data=args.data,
+            limit=args.images,
+            folds=args.folds,
+            recipe=recipe,
+            device=args.device,
+            workers=args.workers,
+            out_dir=root / "out",
+            n_boot=10,
+            random_init=args.random_init,
+        ),
+        root / "bench.duckdb",
+        reporter=clock,
+    )
     per_epoch = result.n_train // args.batch_size * args.batch_size or result.n_train  # drop_last
     seen = per_epoch * len(result.epochs)
-    return {"wall": seen / (clock.train[0] + clock.bookkeeping[0]), "cpu": seen / (clock.train[1] + clock.bookkeeping[1]),
-            "wall_train": seen / clock.train[0], "cpu_train": seen / clock.train[1]}
+    return {
+        "wall": seen / (clock.train[0] + clock.bookkeeping[0]),
+        "cpu": seen / (clock.train[1] + clock.bookkeeping[1]),
+        "wall_train": seen / clock.train[0],
+        "cpu_train": seen / clock.train[1],
+    }
 
 
 def plain_setup(args):
@@ -105,16 +127,22 @@ def plain_setup(args):
     from memtool.finetune.recipe import Recipe, input_config, train_transform
     from memtool.runtime import resolve_device
 
-    recipe = Recipe(**_v1(), epochs=args.epochs, batch_size=args.batch_size, img_size=args.img_size,
-                    val_fraction=args.val_fraction)
+    recipe = Recipe(
+        **_v1(),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        img_size=args.img_size,
+        val_fraction=args.val_fraction,
+    )
     dataset = load_split_dataset(args.data, 1, folds=args.folds, seed=0, limit=args.images)
     parts = split_parts(dataset, 1, val_fraction=args.val_fraction, seed=0)
     loaded = load_regression_model(args.model, random_init=args.random_init)
     config = input_config(loaded.data_config, args.img_size)
     y = dataset.scores[parts.train]
     z = (y - y.mean()) / y.std()
-    images = ScoredImages([dataset.paths[i] for i in parts.train], z,
-                          train_transform(config, recipe), config["input_size"])
+    images = ScoredImages(
+        [dataset.paths[i] for i in parts.train], z, train_transform(config, recipe), config["input_size"]
+    )
     device = resolve_device(args.device)
     head, _ = find_head(loaded.module)
     return loaded, images, device, recipe, head, param_groups, torch
@@ -138,9 +166,14 @@ def plain_round(args, setup) -> float:
     seen, wall, cpu = 0, 0.0, 0.0
     for epoch in range(1, recipe.epochs + 1):
         loader = torch.utils.data.DataLoader(
-            images, batch_size=recipe.batch_size, shuffle=True, drop_last=len(images) >= recipe.batch_size,
-            num_workers=default_workers(device, args.workers), pin_memory=cuda,
-            generator=torch.Generator().manual_seed(epoch))
+            images,
+            batch_size=recipe.batch_size,
+            shuffle=True,
+            drop_last=len(images) >= recipe.batch_size,
+            num_workers=default_workers(device, args.workers),
+            pin_memory=cuda,
+            generator=torch.Generator().manual_seed(epoch),
+        )
         model.train()
         start, start_cpu = time.perf_counter(), time.process_time()
         for x, target, _, _ in loader:
@@ -165,7 +198,9 @@ def plain_round(args, setup) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="tf_efficientnet_lite0")
     parser.add_argument("--data", default="demo")
     parser.add_argument("--images", type=int, default=120, help="seeded subset of the data set")
@@ -178,8 +213,12 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--random-init", action="store_true", help="skip weight loading (speed is the same)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (1 is steadier on a CPU shared with other jobs)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (1 is steadier on a CPU shared with other jobs)",
+    )
     args = parser.parse_args()
 
     import torch
@@ -189,8 +228,10 @@ def main() -> None:
 
     setup = plain_setup(args)
     n_train = len(setup[1])
-    print(f"{args.model}, {n_train} training images at {args.img_size} px, batch {args.batch_size}, "
-          f"{args.epochs} epochs per round, device {setup[2]}, torch threads {torch.get_num_threads()}")
+    print(
+        f"{args.model}, {n_train} training images at {args.img_size} px, batch {args.batch_size}, "
+        f"{args.epochs} epochs per round, device {setup[2]}, torch threads {torch.get_num_threads()}"
+    )
     plain_round(args, setup)  # warm-up: caches, allocator, first-call overheads
     memtool_rates, plain_rates = [], []
     for i in range(args.rounds):
@@ -202,8 +243,10 @@ def main() -> None:
                 with tempfile.TemporaryDirectory() as tmp:
                     memtool_rates.append(memtool_round(args, Path(tmp)))
         m, p = memtool_rates[-1], plain_rates[-1]
-        print(f"round {i + 1}: images/s wall: memtool {m['wall']:.1f} (train passes {m['wall_train']:.1f}), "
-              f"plain {p['wall']:.1f}; per CPU second: memtool {m['cpu']:.1f}, plain {p['cpu']:.1f}")
+        print(
+            f"round {i + 1}: images/s wall: memtool {m['wall']:.1f} (train passes {m['wall_train']:.1f}), "
+            f"plain {p['wall']:.1f}; per CPU second: memtool {m['cpu']:.1f}, plain {p['cpu']:.1f}"
+        )
 
     def med(rows, key):
         return statistics.median(r[key] for r in rows)
@@ -211,8 +254,11 @@ def main() -> None:
     for clock in ("wall", "cpu"):
         m, t, p = med(memtool_rates, clock), med(memtool_rates, f"{clock}_train"), med(plain_rates, clock)
         label = "images/s (wall clock)" if clock == "wall" else "images per CPU second"
-        print(f"median {label}: memtool {m:.1f} (train passes only {t:.1f}), plain PyTorch {p:.1f}; "
-              f"ratio memtool/plain {m / p:.3f} with bookkeeping, {t / p:.3f} train passes only")
+        print(
+            f"median {label}: memtool {m:.1f} (train passes only {t:.1f}), plain PyTorch {p:.1f}; "
+            f"ratio memtool/plain {m / p:.3f} with bookkeeping, {t / p:.3f} train passes only"
+        )
+
 
 if __name__ == "__main__":
     main()

@@ -78,13 +78,20 @@ def main() -> None:
     parser.add_argument("--n-boot", type=int, default=1000)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--skip-sklearn", action="store_true")
-    parser.add_argument("--warm", action="store_true",
-                        help="time a second torch call on the same splits too (the sweep's steady "
-                             "state: bootstrap draws and counts are made once per split)")
+    parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="time a second torch call on the same splits too (the sweep's steady "
+        "state: bootstrap draws and counts are made once per split)",
+    )
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="BLAS/OpenMP/torch threads for both sides (set before numpy loads); "
-                             "1 gives stable ratios on a shared machine")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="BLAS/OpenMP/torch threads for both sides (set before numpy loads); "
+        "1 gives stable ratios on a shared machine",
+    )
     args = parser.parse_args()
     if args.threads:
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -99,8 +106,11 @@ def main() -> None:
 
     config = ReadoutConfig(n_boot=args.n_boot)
     if not args.json:
-        print(f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, "
-              f"{args.layers} layer(s) per torch call, {args.n_boot} bootstraps, 5-fold", flush=True)
+        print(
+            f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, "
+            f"{args.layers} layer(s) per torch call, {args.n_boot} bootstraps, 5-fold",
+            flush=True,
+        )
     rows = []
     for size in args.sizes:
         n, d = (int(v) for v in size.lower().split("x"))
@@ -108,6 +118,7 @@ def main() -> None:
         splits = kfold_splits(n, 5, seed=0)
         load = loadavg()
         score_layers([X[:200, :8]], y[:200], kfold_splits(200, 5), config, device=args.device)
+
         def timed_torch():
             t0 = time.perf_counter()
             out = score_layers([X] * args.layers, y, splits, config, device=args.device)
@@ -127,29 +138,53 @@ def main() -> None:
             t0 = time.perf_counter()
             sk_rho = sklearn_readout(X, y, splits, np.asarray(DEFAULT_ALPHAS))
             sk_s = time.perf_counter() - t0
-        rows.append({
-            "n": n, "d": d, "torch_s_per_layer": round(torch_s, 3), "torch_cold_s_per_layer":
-            round(cold_s, 3), "numpy_over_torch_cold": round(numpy_s / cold_s, 2),
-            "numpy_s": round(numpy_s, 3),
-            "sklearn_s": None if sk_s is None else round(sk_s, 3),
-            "numpy_over_torch": round(numpy_s / torch_s, 2),
-            "sklearn_over_torch": None if sk_s is None else round(sk_s / torch_s, 2),
-            "max_abs_delta_vs_numpy": max_delta(ref, fast[0]),
-            "pooled_delta_vs_sklearn": None if sk_rho is None else abs(sk_rho - fast[0].pooled.rho),
-            "loadavg_before": load, "loadavg_after": loadavg(),
-        })
+        rows.append(
+            {
+                "n": n,
+                "d": d,
+                "torch_s_per_layer": round(torch_s, 3),
+                "torch_cold_s_per_layer": round(cold_s, 3),
+                "numpy_over_torch_cold": round(numpy_s / cold_s, 2),
+                "numpy_s": round(numpy_s, 3),
+                "sklearn_s": None if sk_s is None else round(sk_s, 3),
+                "numpy_over_torch": round(numpy_s / torch_s, 2),
+                "sklearn_over_torch": None if sk_s is None else round(sk_s / torch_s, 2),
+                "max_abs_delta_vs_numpy": max_delta(ref, fast[0]),
+                "pooled_delta_vs_sklearn": None if sk_rho is None else abs(sk_rho - fast[0].pooled.rho),
+                "loadavg_before": load,
+                "loadavg_after": loadavg(),
+            }
+        )
         if not args.json:
             r = rows[-1]
-            sk = "" if sk_s is None else (f", sklearn {sk_s:.2f} s ({r['sklearn_over_torch']}x), "
-                                          f"|pooled rho - sklearn| {r['pooled_delta_vs_sklearn']:.1e}")
+            sk = (
+                ""
+                if sk_s is None
+                else (
+                    f", sklearn {sk_s:.2f} s ({r['sklearn_over_torch']}x), "
+                    f"|pooled rho - sklearn| {r['pooled_delta_vs_sklearn']:.1e}"
+                )
+            )
             cold = f" (cold {cold_s:.3f}: {r['numpy_over_torch_cold']}x)" if args.warm else ""
-            print(f"n={n:>6} d={d:>5}: torch {torch_s:.3f} s/layer{cold}, numpy {numpy_s:.2f} s "
-                  f"({r['numpy_over_torch']}x){sk}; max |delta| vs numpy {r['max_abs_delta_vs_numpy']:.1e}"
-                  f"; load {load} -> {r['loadavg_after']}", flush=True)
+            print(
+                f"n={n:>6} d={d:>5}: torch {torch_s:.3f} s/layer{cold}, numpy {numpy_s:.2f} s "
+                f"({r['numpy_over_torch']}x){sk}; max |delta| vs numpy {r['max_abs_delta_vs_numpy']:.1e}"
+                f"; load {load} -> {r['loadavg_after']}",
+                flush=True,
+            )
     if args.json:
-        print(json.dumps({"device": args.device, "cpus": os.cpu_count(),
-                          "torch_threads": torch.get_num_threads(), "n_boot": args.n_boot,
-                          "results": rows}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "device": args.device,
+                    "cpus": os.cpu_count(),
+                    "torch_threads": torch.get_num_threads(),
+                    "n_boot": args.n_boot,
+                    "results": rows,
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

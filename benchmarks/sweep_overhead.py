@@ -48,8 +48,9 @@ def build(args):
     paths = load_memorability("demo").paths
     tf = __import__("torchvision").transforms
     to_tensor = tf.Compose([tf.Resize(args.size), tf.CenterCrop(args.size), tf.ToTensor()])
-    images = torch.stack([to_tensor(Image.open(paths[i % len(paths)]).convert("RGB"))
-                          for i in range(args.images)])
+    images = torch.stack(
+        [to_tensor(Image.open(paths[i % len(paths)]).convert("RGB")) for i in range(args.images)]
+    )
     return model, images
 
 
@@ -67,8 +68,10 @@ def run_mode(mode, model, images, probed, batch_size):
     from memtool.extract.reducers import make_reducer
     from memtool.extract.tap import LayerTap, run_batches
 
-    batches = [(images[i:i + batch_size], torch.arange(i, min(i + batch_size, len(images))))
-               for i in range(0, len(images), batch_size)]
+    batches = [
+        (images[i : i + batch_size], torch.arange(i, min(i + batch_size, len(images))))
+        for i in range(0, len(images), batch_size)
+    ]
     start = time.perf_counter()
     if mode == "bare":
         with torch.no_grad():
@@ -88,8 +91,11 @@ def child(args):
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     run_mode(args.child, model, images, probed, args.batch_size)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"mode": args.child, "layers": len(probed), "extra_kib": peak - base,
-                      "peak_mib": peak / 1024}))
+    print(
+        json.dumps(
+            {"mode": args.child, "layers": len(probed), "extra_kib": peak - base, "peak_mib": peak / 1024}
+        )
+    )
 
 
 def loadavg() -> str:
@@ -136,8 +142,9 @@ def end_to_end(args):
     loaded = load_model(args.model, random_init=True)
     model = loaded.module.to(device).eval()
     workers = args.workers if args.workers is not None else default_workers(device.type)
-    ctx = SimpleNamespace(device=device, config=SimpleNamespace(batch_size=args.batch_size),
-                          decoded=DecodeCache(0))
+    ctx = SimpleNamespace(
+        device=device, config=SimpleNamespace(batch_size=args.batch_size), decoded=DecodeCache(0)
+    )
     first = next(iter(image_batches(ctx, paths[:2], loaded.transform, 0)))[0]
     probed = [p for p in probe_layers(model, enumerate_layers(model, "all"), first) if p.scorable]
     reducer = make_reducer("pool")
@@ -151,12 +158,13 @@ def end_to_end(args):
 
     def e2e():
         with LayerTap(model, probed, reducer, len(paths)) as tap:
-            run_batches(model, tap, image_batches(ctx, paths, loaded.transform, workers), device,
-                        autocast=False)
+            run_batches(
+                model, tap, image_batches(ctx, paths, loaded.transform, workers), device, autocast=False
+            )
         t_score = time.perf_counter()
         names = [p.name for p in probed]
         for c0 in range(0, len(names), 8):
-            chunk = names[c0:c0 + 8]
+            chunk = names[c0 : c0 + 8]
             feats = [reducer.finalize(n, tap.features.pop(n)) for n in chunk]
             score_layers(feats, y, splits, readout, device=device)
         return time.perf_counter() - t_score
@@ -172,19 +180,29 @@ def end_to_end(args):
         score_s.append(e2e())
         times["e2e"].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"{args.model} at {loaded.data_config.get('input_size')}, {len(paths)} JPEGs from {folder}, "
-          f"batch {args.batch_size}, {workers} loader workers, {len(probed)} layers, device "
-          f"{device}, torch threads {torch.get_num_threads()}; median of {args.rounds}; "
-          f"load average {load_before} -> {loadavg()}")
+    print(
+        f"{args.model} at {loaded.data_config.get('input_size')}, {len(paths)} JPEGs from {folder}, "
+        f"batch {args.batch_size}, {workers} loader workers, {len(probed)} layers, device "
+        f"{device}, torch threads {torch.get_num_threads()}; median of {args.rounds}; "
+        f"load average {load_before} -> {loadavg()}"
+    )
     print(f"  bare  {med['bare']:8.1f} s  ({len(paths) / med['bare']:.1f} img/s)")
-    print(f"  e2e   {med['e2e']:8.1f} s  ({len(paths) / med['e2e']:.1f} img/s; readout of all "
-          f"layers {statistics.median(score_s):.1f} s)   ratio vs bare {med['e2e'] / med['bare']:.2f}")
+    print(
+        f"  e2e   {med['e2e']:8.1f} s  ({len(paths) / med['e2e']:.1f} img/s; readout of all "
+        f"layers {statistics.median(score_s):.1f} s)   ratio vs bare {med['e2e'] / med['bare']:.2f}"
+    )
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--end-to-end", default=None, metavar="DIR",
-                        help="folder of JPEGs: time files -> decode -> forward -> readout")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--end-to-end",
+        default=None,
+        metavar="DIR",
+        help="folder of JPEGs: time files -> decode -> forward -> readout",
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--model", default="resnet18")
@@ -207,19 +225,39 @@ def main():
         for mode, probed in sets.items():
             times[mode].append(run_mode(mode, model, images, probed, args.batch_size))
     med = {m: statistics.median(t) for m, t in times.items()}
-    print(f"{args.model}, {args.images} images at {args.size}px, batch {args.batch_size}, "
-          f"{args.rounds} rounds (median seconds)")
+    print(
+        f"{args.model}, {args.images} images at {args.size}px, batch {args.batch_size}, "
+        f"{args.rounds} rounds (median seconds)"
+    )
     for mode in sets:
         n = "-" if sets[mode] is None else len(sets[mode])
         print(f"  {mode:7s} layers={n:>4}  {med[mode]:7.2f} s   ratio vs bare {med[mode] / med['bare']:.2f}")
     print("peak memory above a bare forward pass (fresh process per mode):")
     for mode in ("tap50", "tapall"):
-        out = subprocess.run([sys.executable, __file__, "--child", mode, "--model", args.model,
-                              "--images", str(args.images), "--batch-size", str(args.batch_size),
-                              "--size", str(args.size)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                mode,
+                "--model",
+                args.model,
+                "--images",
+                str(args.images),
+                "--batch-size",
+                str(args.batch_size),
+                "--size",
+                str(args.size),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         rec = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"  {mode:7s} layers={rec['layers']:>4}  +{rec['extra_kib'] / 1024:7.1f} MiB "
-              f"(process peak {rec['peak_mib']:.0f} MiB)")
+        print(
+            f"  {mode:7s} layers={rec['layers']:>4}  +{rec['extra_kib'] / 1024:7.1f} MiB "
+            f"(process peak {rec['peak_mib']:.0f} MiB)"
+        )
 
 
 if __name__ == "__main__":

@@ -36,9 +36,11 @@ def main(models: list[str]) -> None:
         t_load = median_time(lambda name=name: load_model(name))
         t_full = median_time(lambda module=module: weights_digest(module))
         t_old = median_time(lambda module=module: legacy_weights_digest(module))
-        print(f"{name}: {size / 1e6:.1f} MB; load_model {t_load:.3f} s, full digest {t_full:.3f} s "
-              f"({size / t_full / 1e9:.2f} GB/s, {t_full / t_load:.1%} of the load), "
-              f"old partial digest {t_old:.4f} s")
+        print(
+            f"{name}: {size / 1e6:.1f} MB; load_model {t_load:.3f} s, full digest {t_full:.3f} s "
+            f"({size / t_full / 1e9:.2f} GB/s, {t_full / t_load:.1%} of the load), "
+            f"old partial digest {t_old:.4f} s"
+        )
 
 
 if __name__ == "__main__":

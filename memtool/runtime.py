@@ -49,8 +49,9 @@ def resolve_device(name: str):
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda was asked for but PyTorch sees no CUDA GPU",
-                         hint="use --device cpu or auto")
+        raise UsageError(
+            "--device cuda was asked for but PyTorch sees no CUDA GPU", hint="use --device cpu or auto"
+        )
     if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
         raise UsageError(f"unknown device '{name}'", hint="use auto, cpu, cuda or cuda:N")
     return torch.device(name)
@@ -80,9 +81,18 @@ class RunRecord:
 
 
 @contextmanager
-def run_lifecycle(store, *, kind: str, command: str, config: dict, device: str,
-                  versions: dict | None = None, config_hash: str | None = None,
-                  run_id: str | None = None, host: str | None = None) -> Iterator[RunRecord]:
+def run_lifecycle(
+    store,
+    *,
+    kind: str,
+    command: str,
+    config: dict,
+    device: str,
+    versions: dict | None = None,
+    config_hash: str | None = None,
+    run_id: str | None = None,
+    host: str | None = None,
+) -> Iterator[RunRecord]:
     """Record a run in ``store``'s ``runs`` table: ``running`` now, then how it ended.
 
     The one place that writes a run's lifecycle (sweep, fine-tuning study). Inside the
@@ -94,10 +104,17 @@ def run_lifecycle(store, *, kind: str, command: str, config: dict, device: str,
     block's wall time.
     """
     record = RunRecord(run_id=run_id or new_run_id())
-    store.start_run(record.run_id, kind=kind, command=command, config=config,
-                    config_hash=config_hash or digest(config), memtool_version=__version__,
-                    versions=versions if versions is not None else software_versions(),
-                    device=device, host=host or socket.gethostname())
+    store.start_run(
+        record.run_id,
+        kind=kind,
+        command=command,
+        config=config,
+        config_hash=config_hash or digest(config),
+        memtool_version=__version__,
+        versions=versions if versions is not None else software_versions(),
+        device=device,
+        host=host or socket.gethostname(),
+    )
 
     def timings() -> dict:
         return {"total": record.elapsed(), **(record.timings() if record.timings else {})}

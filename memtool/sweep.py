@@ -24,16 +24,34 @@ from memtool.runtime import digest, resolve_device, run_lifecycle, software_vers
 from memtool.store import Store
 from memtool.store.sink import ResultSink
 
-__all__ = ["DEMO_MODEL", "TARGET", "ModelOutcome", "ResultSink", "SweepConfig", "SweepContext",
-           "SweepResult", "build_context", "image_batches", "resolve_device", "run_sweep",
-           "software_versions", "sweep_model"]
+__all__ = [
+    "DEMO_MODEL",
+    "TARGET",
+    "ModelOutcome",
+    "ResultSink",
+    "SweepConfig",
+    "SweepContext",
+    "SweepResult",
+    "build_context",
+    "image_batches",
+    "resolve_device",
+    "run_sweep",
+    "software_versions",
+    "sweep_model",
+]
 
 ENGINES = ("local", "ray")
 
 
-def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
-              reporter: Reporter | None = None, engine: str = "local",
-              ray_options: dict | None = None) -> SweepResult:
+def run_sweep(
+    config: SweepConfig,
+    db: Path,
+    *,
+    command: str = "memtool sweep",
+    reporter: Reporter | None = None,
+    engine: str = "local",
+    ray_options: dict | None = None,
+) -> SweepResult:
     """Run a sweep; raises MemtoolError for user-fixable problems, KeyboardInterrupt on Ctrl-C.
 
     ``engine="local"`` scores the models one after the other in this process;
@@ -64,10 +82,15 @@ def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
         versions["brainscore-vision"] = brainscore_version()
 
     outcomes: list[ModelOutcome] = []
-    with run_lifecycle(store, kind="sweep", command=command,
-                       config={**config.describe(), "engine": engine},
-                       config_hash=digest(config.describe()), versions=versions,
-                       device=str(ctx.device)) as run:
+    with run_lifecycle(
+        store,
+        kind="sweep",
+        command=command,
+        config={**config.describe(), "engine": engine},
+        config_hash=digest(config.describe()),
+        versions=versions,
+        device=str(ctx.device),
+    ) as run:
         run.timings = lambda: {"models": {o.name: o.seconds for o in outcomes}}
         if engine == "ray":
             from memtool.engines.ray import run_on_ray
@@ -80,8 +103,9 @@ def run_sweep(config: SweepConfig, db: Path, *, command: str = "memtool sweep",
         failed = [o for o in outcomes if o.error]
         run.status = "failed" if failed else "completed"
         run.error = "; ".join(f"{o.name}: {o.error}" for o in failed) or None
-    return SweepResult(run_id=run.run_id, db=store.path, dataset_id=ctx.dataset_id,
-                       models=outcomes, setup_id=ctx.setup_id)
+    return SweepResult(
+        run_id=run.run_id, db=store.path, dataset_id=ctx.dataset_id, models=outcomes, setup_id=ctx.setup_id
+    )
 
 
 def _adopt_legacy_model_ids(store: Store, reporter: Reporter) -> None:
@@ -89,5 +113,7 @@ def _adopt_legacy_model_ids(store: Store, reporter: Reporter) -> None:
     from memtool.models.weights import LEGACY_MODEL_IDS
 
     for old in store.adopt_model_ids(LEGACY_MODEL_IDS):
-        reporter.message(f"model id {old} (memtool's old partial weights digest) renamed to "
-                         f"{LEGACY_MODEL_IDS[old]}: its scores are kept")
+        reporter.message(
+            f"model id {old} (memtool's old partial weights digest) renamed to "
+            f"{LEGACY_MODEL_IDS[old]}: its scores are kept"
+        )

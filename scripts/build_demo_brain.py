@@ -59,8 +59,12 @@ Licence of the source distribution:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE,
-                        help=f"folder with {KRIEGESKORTE_MAT} and LICENSE_rsatoolbox_MIT.txt")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=DEFAULT_SOURCE,
+        help=f"folder with {KRIEGESKORTE_MAT} and LICENSE_rsatoolbox_MIT.txt",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--quality", type=int, default=95)
     args = parser.parse_args()
@@ -79,12 +83,13 @@ def main() -> None:
     for item in items:
         item.stimulus_meta = {**item.stimulus_meta, "filename": names}
     write_local(args.out, items, name="kriegeskorte92", copy_images=False)
-    (args.out / "NOTICE").write_text(NOTICE.format(quality=args.quality, licence=licence),
-                                     encoding="utf-8")
+    (args.out / "NOTICE").write_text(NOTICE.format(quality=args.quality, licence=licence), encoding="utf-8")
     check = read_local(args.out)  # validates the result the way users will read it
     size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
-    print(f"wrote {args.out}: {check[0].n_stimuli} images, RDMs "
-          f"{', '.join(d.name for d in check)}; {size / 1e6:.2f} MB")
+    print(
+        f"wrote {args.out}: {check[0].n_stimuli} images, RDMs "
+        f"{', '.join(d.name for d in check)}; {size / 1e6:.2f} MB"
+    )
 
 
 if __name__ == "__main__":

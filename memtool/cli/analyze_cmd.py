@@ -20,9 +20,14 @@ from memtool.cli.common import DB_HELP, console, default_db, user_errors
 def analyze(
     db: Path = typer.Option(None, "--db", help=DB_HELP),
     model: Optional[List[str]] = typer.Option(
-        None, "--model", "-m", help="only these models (name as stored, e.g. timm:resnet50); repeatable"),
+        None, "--model", "-m", help="only these models (name as stored, e.g. timm:resnet50); repeatable"
+    ),
     target: Optional[List[str]] = typer.Option(
-        None, "--target", "-t", help="only these brain targets (region such as IT, or target name); repeatable"),
+        None,
+        "--target",
+        "-t",
+        help="only these brain targets (region such as IT, or target name); repeatable",
+    ),
     n_boot: int = typer.Option(1000, help="bootstrap resamples of layers for the CIs (0: none)"),
     seed: int = typer.Option(0, help="seed of the bootstrap"),
 ) -> None:
@@ -44,14 +49,16 @@ def analyze(
             f"{store.path} holds no layer with both a memorability and a brain score"
             + (" for the chosen --model/--target" if model or target else ""),
             hint="score brain targets with `memtool sweep --brain IT` (the demo `memtool sweep` "
-                 "scores the bundled monkey IT data)")
+            "scores the bundled monkey IT data)",
+        )
     console.print(correlation_table(rows, boot=n_boot > 0))
     console.print(best_layer_table(store, models=model, targets=target))
     console.print(tracking_table(store, models=model))
 
 
-def correlations(store, *, models=None, targets=None, model_ids=None, dataset_id=None,
-                 n_boot: int = 1000, seed: int = 0) -> list[dict]:
+def correlations(
+    store, *, models=None, targets=None, model_ids=None, dataset_id=None, n_boot: int = 1000, seed: int = 0
+) -> list[dict]:
     """memorability_brain_partial rows with the Fisher CI of rho and bootstrap CIs over layers.
 
     ``models``: model names as stored; ``targets``: regions or brain target names;
@@ -62,8 +69,9 @@ def correlations(store, *, models=None, targets=None, model_ids=None, dataset_id
     from memtool.store import read
 
     with read.reading(store) as s:
-        out = read.brain_correlations(s, models=models, targets=targets, model_ids=model_ids,
-                                      dataset_id=dataset_id).to_dicts()
+        out = read.brain_correlations(
+            s, models=models, targets=targets, model_ids=model_ids, dataset_id=dataset_id
+        ).to_dicts()
         layers = read.brain_layer_pairs(s).rows() if out and n_boot > 0 else []
     if not layers:
         for row in out:
@@ -132,12 +140,20 @@ def correlation_table(rows: list[dict], *, boot: bool = True, title: str | None 
         else:
             ci = _ci(r["spearman_ci_low"], r["spearman_ci_high"])
             pci = _ci(r["partial_ci_low"], r["partial_ci_high"])
-        cells = [_target_label(r), str(r["n_layers"]), _num(r["spearman"], 2), ci,
-                 _num(r["partial_spearman"], 2), pci]
+        cells = [
+            _target_label(r),
+            str(r["n_layers"]),
+            _num(r["spearman"], 2),
+            ci,
+            _num(r["partial_spearman"], 2),
+            pci,
+        ]
         table.add_row(*cells if one_model else [r["model"], *cells])
-    table.caption = ("rho: Spearman correlation across layers between memorability rho and brain "
-                     "score; partial: the same with relative depth held fixed; 95% CIs "
-                     + ("by bootstrap over layers" if boot else "by Fisher z"))
+    table.caption = (
+        "rho: Spearman correlation across layers between memorability rho and brain "
+        "score; partial: the same with relative depth held fixed; 95% CIs "
+        + ("by bootstrap over layers" if boot else "by Fisher z")
+    )
     return table
 
 
@@ -158,10 +174,20 @@ def best_layer_table(store, *, models=None, targets=None):
         if d["brain_target"] is None:
             continue
         rank = f"{d['brain_rank']}/{d['n_brain_layers']}" if d["brain_rank"] is not None else "-"
-        best = f"{d['best_brain_layer']} ({d['best_brain_score']:.3f})" \
-            if d["best_brain_score"] is not None else "-"
-        table.add_row(d["model"], f"{d['best_memorability_layer']} ({d['relative_depth']:.2f})",
-                      _num(d["memorability"]), _target_label(d), _num(d["brain"]), rank, best)
+        best = (
+            f"{d['best_brain_layer']} ({d['best_brain_score']:.3f})"
+            if d["best_brain_score"] is not None
+            else "-"
+        )
+        table.add_row(
+            d["model"],
+            f"{d['best_memorability_layer']} ({d['relative_depth']:.2f})",
+            _num(d["memorability"]),
+            _target_label(d),
+            _num(d["brain"]),
+            rank,
+            best,
+        )
     table.caption = "rank: the best memorability layer's place among the model's layers for that target"
     return table
 
@@ -172,28 +198,41 @@ def tracking_table(store, *, models=None):
     with read.reading(store) as s:
         rows = read.region_tracking(s, models=models).to_dicts()
     table = _table("which brain target's similarity best tracks memorability across layers")
-    for name in ("model", "best target", "rho", "partial", "runner-up (rho)", "best by partial",
-                 "of"):
+    for name in ("model", "best target", "rho", "partial", "runner-up (rho)", "best by partial", "of"):
         table.add_column(name, overflow="fold", min_width=3)
     for d in rows:
-        runner = f"{d['runner_up_target']} ({_num(d['runner_up_spearman'])})" if d["runner_up_target"] else "-"
-        bp = f"{d['best_partial_target']} ({_num(d['best_partial_spearman'])})" \
-            if d["best_partial_target"] else "-"
-        table.add_row(d["model"], f"{d['best_target']} ({d['best_region']})"
-                      if d["best_target"] != d["best_region"] else d["best_target"],
-                      _num(d["spearman"]), _num(d["partial_spearman"]), runner, bp, str(d["n_targets"]))
+        runner = (
+            f"{d['runner_up_target']} ({_num(d['runner_up_spearman'])})" if d["runner_up_target"] else "-"
+        )
+        bp = (
+            f"{d['best_partial_target']} ({_num(d['best_partial_spearman'])})"
+            if d["best_partial_target"]
+            else "-"
+        )
+        table.add_row(
+            d["model"],
+            f"{d['best_target']} ({d['best_region']})"
+            if d["best_target"] != d["best_region"]
+            else d["best_target"],
+            _num(d["spearman"]),
+            _num(d["partial_spearman"]),
+            runner,
+            bp,
+            str(d["n_targets"]),
+        )
     return table
 
 
-def print_brain_summary(db: Path, model_ids: list[str], *, dataset_id: str | None = None,
-                        n_boot: int = 1000, seed: int = 0) -> None:
+def print_brain_summary(
+    db: Path, model_ids: list[str], *, dataset_id: str | None = None, n_boot: int = 1000, seed: int = 0
+) -> None:
     """After a sweep with brain targets: the memorability-vs-brain correlation across layers."""
     from memtool.store import Store
 
-    rows = correlations(Store(db), model_ids=model_ids, dataset_id=dataset_id, n_boot=n_boot,
-                        seed=seed)
+    rows = correlations(Store(db), model_ids=model_ids, dataset_id=dataset_id, n_boot=n_boot, seed=seed)
     rows = [r for r in rows if r["scope"] == "model"]
     if rows:
-        console.print(correlation_table(
-            rows, title="does memorability track brain similarity across layers?"))
+        console.print(
+            correlation_table(rows, title="does memorability track brain similarity across layers?")
+        )
         console.print(f"more: `memtool analyze --db {db}`", highlight=False, soft_wrap=True)

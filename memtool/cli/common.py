@@ -76,15 +76,21 @@ def user_errors(fn: Callable) -> Callable:
         except KeyboardInterrupt as exc:
             err_console.print(
                 "[yellow]interrupted:[/] everything committed so far is kept; "
-                "run the same command again to resume", highlight=False)
+                "run the same command again to resume",
+                highlight=False,
+            )
             raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
         except Exception as exc:
             if _disk_full(exc):
                 from memtool.errors import StoreError
 
                 where = getattr(exc, "filename", None) or "a file"
-                fail(StoreError(f"no space left on device writing {where}",
-                                hint="free space and rerun: nothing committed is lost"))
+                fail(
+                    StoreError(
+                        f"no space left on device writing {where}",
+                        hint="free space and rerun: nothing committed is lost",
+                    )
+                )
             raise
 
     return wrapper

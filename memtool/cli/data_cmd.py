@@ -32,8 +32,7 @@ def check(
     # the summary first, then what is wrong
     summary = summarize(dataset)
     rows = [(k, _splits_text(v) if k == "splits" else v) for k, v in summary.items()]
-    console.print(result_table(["field", "value"], rows,
-                               title=f"data set {dataset.spec}"))
+    console.print(result_table(["field", "value"], rows, title=f"data set {dataset.spec}"))
     if images:
         with RichReporter(console) as reporter:
             task = reporter.task("open images", len(dataset.items))
@@ -42,16 +41,20 @@ def check(
         if bad:
             for path, reason in bad[:20]:
                 console.print(f"[red]bad image[/] {path}: {reason}", highlight=False)
-            raise DataError(f"{len(bad)} of {len(dataset.items)} images cannot be read "
-                            f"(first: {bad[0][0]})", hint="fix or remove them, then check again")
+            raise DataError(
+                f"{len(bad)} of {len(dataset.items)} images cannot be read (first: {bad[0][0]})",
+                hint="fix or remove them, then check again",
+            )
         console.print(f"[green]ok[/]: all {len(dataset.items)} images open", highlight=False)
     require_scorable(dataset)  # equal scores, splits too small for a rank correlation
-    console.print(f"[green]ok[/]: every split can be scored ({len(dataset.splits)} splits)",
-                  highlight=False)
+    console.print(f"[green]ok[/]: every split can be scored ({len(dataset.splits)} splits)", highlight=False)
 
 
 def _splits_text(splits: list[dict]) -> str:
     """One line per split: name and train/val/test sizes."""
     return "\n".join(
-        f"{s['name']}: train {s['train']}" + (f", val {s['val']}" if s.get("val") else "")
-        + f", test {s['test']}" for s in splits)
+        f"{s['name']}: train {s['train']}"
+        + (f", val {s['val']}" if s.get("val") else "")
+        + f", test {s['test']}"
+        for s in splits
+    )

@@ -12,7 +12,9 @@ from memtool.errors import DataError
 
 @user_errors
 def ingest(
-    results_dir: Path = typer.Argument(..., help="results directory of a --engine ray sweep (e.g. memtool.shards)"),
+    results_dir: Path = typer.Argument(
+        ..., help="results directory of a --engine ray sweep (e.g. memtool.shards)"
+    ),
     db: Path = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Ingest Parquet result shards into the database; shards ingested before are skipped."""
@@ -20,11 +22,14 @@ def ingest(
     from memtool.store import Store
 
     if not results_dir.is_dir():
-        raise DataError(f"no results directory at {results_dir}",
-                        hint="pass the --results-dir of the sweep (default: <db>.shards)")
+        raise DataError(
+            f"no results directory at {results_dir}",
+            hint="pass the --results-dir of the sweep (default: <db>.shards)",
+        )
     store = Store(db or default_db())
     store.migrate()
     result = ingest_shards(store, results_dir)
     rows = ", ".join(f"{n} {t}" for t, n in sorted(result.rows.items())) or "no rows"
-    console.print(f"ingested {result.shards} shards ({rows}); {result.skipped} already in "
-                  f"{store.path}", highlight=False)
+    console.print(
+        f"ingested {result.shards} shards ({rows}); {result.skipped} already in {store.path}", highlight=False
+    )

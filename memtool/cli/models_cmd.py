@@ -24,5 +24,8 @@ def models(
     if offline:
         found = [m for m in found if m.offline_weights]
     rows = [(m.name, m.source, m.offline_weights or "-") for m in found]
-    console.print(result_table(["model", "source", "weights here"], rows, max_rows=max_rows,
-                               title=f"{len(rows)} models"))
+    console.print(
+        result_table(
+            ["model", "source", "weights here"], rows, max_rows=max_rows, title=f"{len(rows)} models"
+        )
+    )

@@ -5,8 +5,15 @@ from __future__ import annotations
 import contextlib
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from memtool.progress import LineReporter
 
@@ -30,9 +37,15 @@ class RichReporter:
     def __init__(self, console: Console):
         self.console = console
         self.progress = Progress(
-            SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
-            MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-            console=console, transient=True,
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
         )
 
     def __enter__(self) -> "RichReporter":
@@ -80,8 +93,9 @@ class ConsoleLineReporter(LineReporter):
     """LineReporter writing through a rich console (no markup, no wrapping)."""
 
     def __init__(self, console: Console, every: float = 30.0):
-        super().__init__(lambda text: console.print(text, highlight=False, markup=False,
-                                                    soft_wrap=True), every=every)
+        super().__init__(
+            lambda text: console.print(text, highlight=False, markup=False, soft_wrap=True), every=every
+        )
 
 
 @contextlib.contextmanager

@@ -21,8 +21,10 @@ FORMATS = ("table", "csv", "json", "parquet")
 
 @user_errors
 def query(
-    sql: Optional[str] = typer.Argument(None, help="a SQL query, e.g. \"SELECT * FROM best_layer_per_model\""),
-    file: Optional[Path] = typer.Option(None, "--file", "-F", help="read the SQL from this file (- for stdin)"),
+    sql: Optional[str] = typer.Argument(None, help='a SQL query, e.g. "SELECT * FROM best_layer_per_model"'),
+    file: Optional[Path] = typer.Option(
+        None, "--file", "-F", help="read the SQL from this file (- for stdin)"
+    ),
     db: Path = typer.Option(None, "--db", help=DB_HELP),
     format: str = typer.Option("table", "--format", "-f", help="table | csv | json | parquet"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="write the result to this file"),
@@ -78,21 +80,27 @@ def query_error(exc: Exception) -> "MemtoolError":
     text = " ".join(str(exc).split())
     low = text.lower()
     if "read-only mode" in low or "read_only" in low or "read-only" in low:
-        return StoreError(f"query refused: memtool query is read-only ({_first_sentence(text)})",
-                          hint="results are written by memtool sweep, finetune and evaluate; "
-                               "to save a result use --format csv|json|parquet --out FILE")
-    if "file system operations are disabled" in low or "permissionexception" in low \
-            or "permission error" in low:
+        return StoreError(
+            f"query refused: memtool query is read-only ({_first_sentence(text)})",
+            hint="results are written by memtool sweep, finetune and evaluate; "
+            "to save a result use --format csv|json|parquet --out FILE",
+        )
+    if (
+        "file system operations are disabled" in low
+        or "permissionexception" in low
+        or "permission error" in low
+    ):
         return StoreError(
             f"query refused: memtool query reads only this database and cannot attach, copy out, "
             f"install or read other files ({_first_sentence(text)})",
-            hint="to save a result use --format csv|json|parquet --out FILE")
+            hint="to save a result use --format csv|json|parquet --out FILE",
+        )
     if "configuration has been locked" in low:
-        return StoreError(f"query refused: settings cannot be changed in memtool query "
-                          f"({_first_sentence(text)})")
+        return StoreError(
+            f"query refused: settings cannot be changed in memtool query ({_first_sentence(text)})"
+        )
     if "catalog error" in low:
-        return StoreError(f"query failed: {text}",
-                          hint="list tables and views with \"SHOW ALL TABLES\"")
+        return StoreError(f"query failed: {text}", hint='list tables and views with "SHOW ALL TABLES"')
     return StoreError(f"query failed: {text}", hint="check the SQL")
 
 
@@ -108,8 +116,10 @@ def check_out_path(out: Path) -> None:
     if out.is_dir():
         raise UsageError(f"--out {out} is a directory", hint="give a file name, e.g. --out DIR/result.csv")
     if not folder.is_dir():
-        raise UsageError(f"--out folder {folder} does not exist",
-                         hint=f"create it first (mkdir -p {folder}) or write elsewhere")
+        raise UsageError(
+            f"--out folder {folder} does not exist",
+            hint=f"create it first (mkdir -p {folder}) or write elsewhere",
+        )
     if not os.access(folder, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
         raise UsageError(f"cannot write {out}: permission denied", hint="choose a writable --out path")
 
@@ -120,8 +130,9 @@ def _write_problem(out: Path, exc: OSError) -> "MemtoolError":
     from memtool.errors import StoreError
 
     if exc.errno == errno.ENOSPC:
-        return StoreError(f"no space left on device writing {out}",
-                          hint="free space and rerun: nothing committed is lost")
+        return StoreError(
+            f"no space left on device writing {out}", hint="free space and rerun: nothing committed is lost"
+        )
     return UsageError(f"cannot write {out}: {exc.strerror or exc}", hint="choose a writable --out path")
 
 

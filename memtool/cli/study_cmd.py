@@ -9,9 +9,11 @@ import typer
 
 from memtool.cli.common import console, err_console, user_errors
 
-app = typer.Typer(help="Run, plan or check a whole study (sweep, fine-tune, penultimate layers, "
-                       "baselines, report) described by one TOML file; see examples/study_demo.toml.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Run, plan or check a whole study (sweep, fine-tune, penultimate layers, "
+    "baselines, report) described by one TOML file; see examples/study_demo.toml.",
+    no_args_is_help=True,
+)
 
 FILE_HELP = "the study file (TOML), e.g. examples/study_demo.toml"
 DB_HELP = "results database; default: the file's `store` key"
@@ -34,8 +36,10 @@ def run(
     study_file: Path = typer.Argument(..., help=FILE_HELP),
     db: Optional[Path] = typer.Option(None, "--db", help=DB_HELP),
     stage: Optional[List[str]] = typer.Option(
-        None, "--stage", help="run only this stage (repeatable): sweep | finetune | penultimate | "
-                              "baselines | report"),
+        None,
+        "--stage",
+        help="run only this stage (repeatable): sweep | finetune | penultimate | baselines | report",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars or progress lines"),
 ) -> None:
     """Run every stage of the study into one store; run it again to resume where it stopped."""
@@ -50,18 +54,25 @@ def run(
     study = _load(study_file)
     with progress_reporter(console, quiet) as reporter:
         result = run_study_file(study, db=db, reporter=reporter, stages=list(stage) if stage else None)
-    done = ", ".join(f"{s} {result.done.get(s, 0)} run / {result.skipped.get(s, 0)} done before"
-                     for s in STAGES if s in result.done)
+    done = ", ".join(
+        f"{s} {result.done.get(s, 0)} run / {result.skipped.get(s, 0)} done before"
+        for s in STAGES
+        if s in result.done
+    )
     console.print(f"study {study.name}: {done}; {result.seconds:.0f} s", highlight=False, soft_wrap=True)
     if result.report:
-        console.print(f"report: [bold]{result.report}[/]; results: [bold]{result.db}[/]",
-                      highlight=False, soft_wrap=True)
+        console.print(
+            f"report: [bold]{result.report}[/]; results: [bold]{result.db}[/]",
+            highlight=False,
+            soft_wrap=True,
+        )
     if result.failures:
         for line in result.failures:
             err_console.print(f"[red]failed:[/] {line}", highlight=False, soft_wrap=True)
-        raise MemtoolError(f"{len(result.failures)} item(s) of the study failed; first: "
-                           f"{result.failures[0]}",
-                           hint="fix that and run the same command again (finished items are skipped)")
+        raise MemtoolError(
+            f"{len(result.failures)} item(s) of the study failed; first: {result.failures[0]}",
+            hint="fix that and run the same command again (finished items are skipped)",
+        )
 
 
 @app.command()
@@ -76,18 +87,35 @@ def status(
 
     study = _load(study_file, check_data=False)
     stages = study_status(study, db)
-    rows = [(f"{i} {s.stage}", s.state, f"{s.done}/{s.total}", len(s.running),
-             len(s.failed) + len(s.interrupted), len(s.left), f"{s.seconds:.0f}")
-            for i, s in enumerate(stages, 1)]
-    console.print(result_table(["stage", "state", "done", "running", "failed/stopped", "left",
-                                "seconds"], rows, title=f"study {study.name} ({db or study.store})",
-                               no_wrap=("stage", "state")))
+    rows = [
+        (
+            f"{i} {s.stage}",
+            s.state,
+            f"{s.done}/{s.total}",
+            len(s.running),
+            len(s.failed) + len(s.interrupted),
+            len(s.left),
+            f"{s.seconds:.0f}",
+        )
+        for i, s in enumerate(stages, 1)
+    ]
+    console.print(
+        result_table(
+            ["stage", "state", "done", "running", "failed/stopped", "left", "seconds"],
+            rows,
+            title=f"study {study.name} ({db or study.store})",
+            no_wrap=("stage", "state"),
+        )
+    )
     for s in stages:
         for item in s.running:
             console.print(f"running: {s.stage} {item}", highlight=False, soft_wrap=True)
         for item in s.interrupted:
-            console.print(f"interrupted: {s.stage} {item} (run the study again to resume it)",
-                          highlight=False, soft_wrap=True)
+            console.print(
+                f"interrupted: {s.stage} {item} (run the study again to resume it)",
+                highlight=False,
+                soft_wrap=True,
+            )
         for item in s.failed:
             console.print(f"[red]failed:[/] {s.stage} {item}", highlight=False, soft_wrap=True)
 
@@ -97,8 +125,9 @@ def status(
 def plan(
     study_file: Path = typer.Argument(..., help=FILE_HELP),
     db: Optional[Path] = typer.Option(None, "--db", help=DB_HELP + " (where calibrations are cached)"),
-    recalibrate: bool = typer.Option(False, "--recalibrate", help="measure again instead of using "
-                                                                  "the cached calibration"),
+    recalibrate: bool = typer.Option(
+        False, "--recalibrate", help="measure again instead of using the cached calibration"
+    ),
 ) -> None:
     """What will run and what it will cost: per stage and in total (hours, peak memory, disk).
 
@@ -110,15 +139,29 @@ def plan(
     from memtool.study.plan import make_plan
 
     study = _load(study_file, check_data=False)
-    result = make_plan(study, db=db, recalibrate=recalibrate, log=lambda t: err_console.print(
-        t, highlight=False, soft_wrap=True, markup=False))
-    console.print(f"study {study.name}: {len(study.models)} models on {study.data} "
-                  f"(splits {study.splits}), brain {', '.join(study.brain) or 'none'}, "
-                  f"device {result.device_label}", highlight=False, soft_wrap=True)
+    result = make_plan(
+        study,
+        db=db,
+        recalibrate=recalibrate,
+        log=lambda t: err_console.print(t, highlight=False, soft_wrap=True, markup=False),
+    )
+    console.print(
+        f"study {study.name}: {len(study.models)} models on {study.data} "
+        f"(splits {study.splits}), brain {', '.join(study.brain) or 'none'}, "
+        f"device {result.device_label}",
+        highlight=False,
+        soft_wrap=True,
+    )
     rows = [(s.stage, _hours(s.seconds), _gib(s.peak_bytes), _gib(s.disk_bytes)) for s in result.stages]
     rows.append(("total", _hours(result.total_seconds), _gib(result.peak_bytes), _gib(result.disk_bytes)))
-    console.print(result_table(["stage", f"{result.unit}-hours", "peak memory", "checkpoint disk"],
-                               rows, title="projected cost", no_wrap=("stage",)))
+    console.print(
+        result_table(
+            ["stage", f"{result.unit}-hours", "peak memory", "checkpoint disk"],
+            rows,
+            title="projected cost",
+            no_wrap=("stage",),
+        )
+    )
     for s in result.stages:
         console.print(f"{s.title}: {s.work}; basis: {s.basis}", highlight=False, soft_wrap=True)
     for line in result.notes:

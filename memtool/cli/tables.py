@@ -35,8 +35,15 @@ def fmt(value) -> str:
 class ResultTable:
     """A renderable table that chooses its layout for the width it is given."""
 
-    def __init__(self, columns: Sequence[str], rows: Sequence[Sequence], *, title: str | None,
-                 max_rows: int | None, no_wrap: Sequence[str]):
+    def __init__(
+        self,
+        columns: Sequence[str],
+        rows: Sequence[Sequence],
+        *,
+        title: str | None,
+        max_rows: int | None,
+        no_wrap: Sequence[str],
+    ):
         self.columns = list(columns)
         self.title = title
         shown = rows if max_rows is None else rows[:max_rows]
@@ -44,29 +51,34 @@ class ResultTable:
         self.numeric = []
         for i in range(len(self.columns)):
             values = [row[i] for row in shown if row[i] is not None]
-            self.numeric.append(bool(values) and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values))
+            self.numeric.append(
+                bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+            )
         self.no_wrap = set(no_wrap)
         self.caption = None
         if max_rows is not None and len(rows) > max_rows:
-            self.caption = (f"{len(rows) - max_rows} more rows not shown "
-                            "(raise --max-rows, or use --format csv)")
+            self.caption = (
+                f"{len(rows) - max_rows} more rows not shown (raise --max-rows, or use --format csv)"
+            )
 
     def _width(self, i: int) -> int:
         return max([len(self.columns[i])] + [len(c[i]) for c in self.cells])
 
     def table(self, *, wrap_text: bool) -> Table:
-        table = Table(title=self.title, header_style="bold cyan", show_lines=False,
-                      caption=self.caption)
+        table = Table(title=self.title, header_style="bold cyan", show_lines=False, caption=self.caption)
         for i, name in enumerate(self.columns):
             if self.numeric[i]:
                 width = max(len(c[i]) for c in self.cells) if self.cells else None
-                table.add_column(name, no_wrap=True, min_width=width, justify="right",
-                                 overflow="ignore")
+                table.add_column(name, no_wrap=True, min_width=width, justify="right", overflow="ignore")
             else:
                 keep = name in self.no_wrap and not wrap_text
-                table.add_column(name, overflow="fold", no_wrap=keep, justify="left",
-                                 min_width=None if keep else min(TEXT_MIN, self._width(i)))
+                table.add_column(
+                    name,
+                    overflow="fold",
+                    no_wrap=keep,
+                    justify="left",
+                    min_width=None if keep else min(TEXT_MIN, self._width(i)),
+                )
         for row in self.cells:
             table.add_row(*row)
         return table
@@ -76,12 +88,18 @@ class ResultTable:
         return sum(self._width(i) + 3 for i in range(len(self.columns))) + 1
 
     def minimum_width(self) -> int:
-        return sum((self._width(i) if self.numeric[i] else min(TEXT_MIN, self._width(i))) + 3
-                   for i in range(len(self.columns))) + 1
+        return (
+            sum(
+                (self._width(i) if self.numeric[i] else min(TEXT_MIN, self._width(i))) + 3
+                for i in range(len(self.columns))
+            )
+            + 1
+        )
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement(min(self.minimum_width(), options.max_width),
-                           min(self.natural_width(), options.max_width))
+        return Measurement(
+            min(self.minimum_width(), options.max_width), min(self.natural_width(), options.max_width)
+        )
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width
@@ -102,7 +120,13 @@ class ResultTable:
                 yield Text(self.caption, style="dim")
 
 
-def result_table(columns: Sequence[str], rows: Sequence[Sequence], *, title: str | None = None,
-                 max_rows: int | None = None, no_wrap: Sequence[str] = ()) -> ResultTable:
+def result_table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence],
+    *,
+    title: str | None = None,
+    max_rows: int | None = None,
+    no_wrap: Sequence[str] = (),
+) -> ResultTable:
     """The rows as a table for ``console.print``; numbers are never cut or folded."""
     return ResultTable(columns, rows, title=title, max_rows=max_rows, no_wrap=no_wrap)

@@ -14,8 +14,9 @@ from memtool.errors import UsageError
 @user_errors
 def tui(
     db: Path = typer.Option(None, "--db", help=DB_HELP),
-    refresh: float = typer.Option(5.0, "--refresh", min=0.0,
-                                  help="seconds between re-reads of the shown screen (0: only on r)"),
+    refresh: float = typer.Option(
+        5.0, "--refresh", min=0.0, help="seconds between re-reads of the shown screen (0: only on r)"
+    ),
 ) -> None:
     """Browse runs, layers, brain correlations, fine-tuning and SQL in the terminal.
 
@@ -26,6 +27,7 @@ def tui(
 
     app = create_app(db or default_db(), auto_refresh=refresh or None)
     if not (sys.stdin.isatty() and sys.__stderr__.isatty()):
-        raise UsageError("memtool tui needs an interactive terminal",
-                         hint="use `memtool query SQL` in scripts and pipes")
+        raise UsageError(
+            "memtool tui needs an interactive terminal", hint="use `memtool query SQL` in scripts and pipes"
+        )
     app.run()

@@ -41,8 +41,9 @@ class ImageDataset(Dataset):
     pipeline); without one the image becomes a (3, H, W) float tensor in [0, 1].
     """
 
-    def __init__(self, paths: Sequence[str | Path],
-                 transform: Callable[[Image.Image], torch.Tensor] | None = None):
+    def __init__(
+        self, paths: Sequence[str | Path], transform: Callable[[Image.Image], torch.Tensor] | None = None
+    ):
         self.paths = [Path(p) for p in paths]
         self.transform = transform or _to_tensor
 
@@ -59,9 +60,13 @@ def _worker_init(_worker_id: int) -> None:
     torch.set_num_threads(1)
 
 
-def make_loader(paths: Sequence[str | Path],
-                transform: Callable[[Image.Image], torch.Tensor] | None,
-                batch_size: int, num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
+def make_loader(
+    paths: Sequence[str | Path],
+    transform: Callable[[Image.Image], torch.Tensor] | None,
+    batch_size: int,
+    num_workers: int = 0,
+    pin_memory: bool = False,
+) -> DataLoader:
     """Batches ``(images, indices)`` in the order of ``paths`` (no shuffling).
 
     ``num_workers`` processes decode and resize in parallel with the forward pass;
@@ -117,9 +122,12 @@ def split_normalisation(transform):
             return transform, None
         steps.pop()
     elif type(transform).__name__ == "ImageClassification":
-        steps = [T.Resize(transform.resize_size, interpolation=transform.interpolation,
-                          antialias=transform.antialias),
-                 T.CenterCrop(transform.crop_size)]
+        steps = [
+            T.Resize(
+                transform.resize_size, interpolation=transform.interpolation, antialias=transform.antialias
+            ),
+            T.CenterCrop(transform.crop_size),
+        ]
         mean, std = transform.mean, transform.std
     else:
         return transform, None
@@ -163,8 +171,14 @@ class DecodeCache:
         digest = hashlib.sha1("\n".join(str(p) for p in paths).encode()).hexdigest()
         return repr(transform), len(paths), digest
 
-    def batches(self, paths: Sequence[str | Path], transform, batch_size: int,
-                num_workers: int = 0, pin_memory: bool = False):
+    def batches(
+        self,
+        paths: Sequence[str | Path],
+        transform,
+        batch_size: int,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+    ):
         """Yield ``(images, indices)`` batches as :func:`make_loader` would."""
         key = self._key(paths, transform)
         hit = self._store.get(key)
@@ -177,8 +191,9 @@ class DecodeCache:
             return
         self.misses += 1
         parts: list[torch.Tensor] | None = []
-        for images, index in make_loader(paths, transform, batch_size, num_workers=num_workers,
-                                         pin_memory=pin_memory):
+        for images, index in make_loader(
+            paths, transform, batch_size, num_workers=num_workers, pin_memory=pin_memory
+        ):
             if parts is not None:
                 per_image = images[0].numel() * images.element_size() if len(images) else 0
                 if images.dtype != torch.uint8 or self.used + per_image * n > self.budget:

@@ -41,8 +41,10 @@ def scoring_problems(dataset: MemorabilityDataset) -> list[str]:
         for what, index, least in parts:
             values = y[index]
             if len(values) < least:
-                problems.append(f"{sp.name} has {len(values)} {what} image{'s' * (len(values) != 1)}, "
-                                f"fewer than the {least} a rank correlation needs")
+                problems.append(
+                    f"{sp.name} has {len(values)} {what} image{'s' * (len(values) != 1)}, "
+                    f"fewer than the {least} a rank correlation needs"
+                )
             elif np.ptp(values) == 0:
                 problems.append(f"{sp.name}'s {len(values)} {what} images all score {values[0]:g}")
     return problems
@@ -55,8 +57,10 @@ def require_scorable(dataset: MemorabilityDataset) -> None:
         return
     more = f" (and {len(problems) - 1} more problem{'s' * (len(problems) > 2)})" if len(problems) > 1 else ""
     if dataset.split_kind == "kfold":
-        hint = (f"use fewer folds (at most {max(2, len(dataset.items) // MIN_TEST_IMAGES)} "
-                f"for {len(dataset.items)} images), more images, or scores that vary")
+        hint = (
+            f"use fewer folds (at most {max(2, len(dataset.items) // MIN_TEST_IMAGES)} "
+            f"for {len(dataset.items)} images), more images, or scores that vary"
+        )
     else:
         hint = "use more images (a larger --limit) or another split"
     if problems[0].startswith("all ") or problems[0] == "it has no images":

@@ -22,8 +22,14 @@ def run_local(ctx, store, run_id: str, reporter, outcomes: list) -> None:
     models = ctx.config.models
     for i, spec in enumerate(models, 1):
         reporter.message(f"[{i}/{len(models)}] {spec}")
-        task = {"run_id": run_id, "task_id": f"t{i:03d}", "model": spec,
-                "engine": "local", "attempts": 1, "node": socket.gethostname()}
+        task = {
+            "run_id": run_id,
+            "task_id": f"t{i:03d}",
+            "model": spec,
+            "engine": "local",
+            "attempts": 1,
+            "node": socket.gethostname(),
+        }
         store.upsert_task({**task, "status": "running"})
         t_model = time.perf_counter()
         try:
@@ -37,11 +43,9 @@ def run_local(ctx, store, run_id: str, reporter, outcomes: list) -> None:
             # This model's problem only: recorded, and the other models go on.
             rest = "; the other models go on" if i < len(models) else ""
             reporter.message(f"{spec}: failed (recorded in the run's tasks{rest})")
-            outcomes.append(ModelOutcome.failed(spec, error, took,
-                                                exit_code=getattr(exc, "exit_code", 4)))
+            outcomes.append(ModelOutcome.failed(spec, error, took, exit_code=getattr(exc, "exit_code", 4)))
             continue
-        store.upsert_task({**task, "status": "completed",
-                           "seconds": round(time.perf_counter() - t_model, 3)})
+        store.upsert_task({**task, "status": "completed", "seconds": round(time.perf_counter() - t_model, 3)})
 
 
 def model_specific(exc: BaseException) -> bool:

@@ -72,10 +72,19 @@ def run_on_ray(ctx, store, run_id: str, reporter, outcomes: list, **options) -> 
     Layers the store already holds for any of the sweep's setups are sent to the workers.
     """
     done = {} if ctx.config.force else {key: store.scored_layer_map(*key) for key in ctx.setups()}
-    results = run_models_on_ray(ctx.config.models, partial(_model_task, asdict(ctx.config)),
-                                store, run_id, reporter, done=done, **options)
-    outcomes.extend(ModelOutcome(**r.outcome) if r.error is None else
-                    ModelOutcome.failed(r.spec, r.error, r.seconds) for r in results)
+    results = run_models_on_ray(
+        ctx.config.models,
+        partial(_model_task, asdict(ctx.config)),
+        store,
+        run_id,
+        reporter,
+        done=done,
+        **options,
+    )
+    outcomes.extend(
+        ModelOutcome(**r.outcome) if r.error is None else ModelOutcome.failed(r.spec, r.error, r.seconds)
+        for r in results
+    )
 
 
 def _model_task(config: dict, spec: str, sink, run_id: str, reporter, device: str) -> dict:
@@ -84,8 +93,9 @@ def _model_task(config: dict, spec: str, sink, run_id: str, reporter, device: st
     return asdict(sweep_model(spec, ctx, sink, run_id, reporter))
 
 
-def _task_body(work: Callable, spec: str, task_id: str, run_id: str, results_dir: str,
-               done: dict, queue, device: str) -> dict:
+def _task_body(
+    work: Callable, spec: str, task_id: str, run_id: str, results_dir: str, done: dict, queue, device: str
+) -> dict:
     """What runs on a worker: score one model into shards with ``work``."""
     import ray
     import torch
@@ -108,11 +118,18 @@ def _connect(address: str | None) -> None:
     if ray.is_initialized():
         return
     try:
-        ray.init(address=address, include_dashboard=False, logging_level="ERROR",
-                 log_to_driver=False, configure_logging=True)
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            logging_level="ERROR",
+            log_to_driver=False,
+            configure_logging=True,
+        )
     except ConnectionError as exc:
-        raise UsageError(f"cannot reach a Ray cluster at {address}: {exc}",
-                         hint="start one with `ray start --head`, or drop --address to run locally") from None
+        raise UsageError(
+            f"cannot reach a Ray cluster at {address}: {exc}",
+            hint="start one with `ray start --head`, or drop --address to run locally",
+        ) from None
 
 
 @dataclass
@@ -126,11 +143,20 @@ class TaskResult:
     seconds: float
 
 
-def run_models_on_ray(specs: list[str], work: Callable, store, run_id: str, reporter, *,
-                      done: dict | None = None, address: str | None = None,
-                      results_dir: str | Path | None = None, max_retries: int = 2,
-                      cpus_per_task: float = 1, gpus_per_task: float | None = None
-                      ) -> list[TaskResult]:
+def run_models_on_ray(
+    specs: list[str],
+    work: Callable,
+    store,
+    run_id: str,
+    reporter,
+    *,
+    done: dict | None = None,
+    address: str | None = None,
+    results_dir: str | Path | None = None,
+    max_retries: int = 2,
+    cpus_per_task: float = 1,
+    gpus_per_task: float | None = None,
+) -> list[TaskResult]:
     """Run ``work(spec, sink, run_id, reporter, device)`` for each spec as a Ray task.
 
     ``work`` must be picklable (a module-level function or a partial of one); it gets a
@@ -142,8 +168,9 @@ def run_models_on_ray(specs: list[str], work: Callable, store, run_id: str, repo
         import ray
         from ray.util.queue import Queue
     except ImportError:
-        raise UsageError("--engine ray needs Ray, which is not installed",
-                         hint="pip install 'memtool[ray]'") from None
+        raise UsageError(
+            "--engine ray needs Ray, which is not installed", hint="pip install 'memtool[ray]'"
+        ) from None
 
     _connect(address)
     results = Path(results_dir) if results_dir else store.path.with_suffix(".shards")
@@ -152,18 +179,28 @@ def run_models_on_ray(specs: list[str], work: Callable, store, run_id: str, repo
         gpus_per_task = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     device = "auto" if gpus_per_task else "cpu"
     remote = ray.remote(_task_body).options(
-        num_cpus=cpus_per_task, num_gpus=gpus_per_task, max_retries=max_retries,
-        retry_exceptions=False)
+        num_cpus=cpus_per_task, num_gpus=gpus_per_task, max_retries=max_retries, retry_exceptions=False
+    )
     queue = Queue()
     tasks = {}
     for i, spec in enumerate(specs, 1):
         task_id = f"t{i:03d}-{_slug(spec)}"
         ref = remote.remote(work, spec, task_id, run_id, str(results), done or {}, queue, device)
         tasks[ref] = (task_id, spec)
-        store.upsert_task({"run_id": run_id, "task_id": task_id, "model": spec, "engine": "ray",
-                           "status": "running", "attempts": 0})
-    reporter.message(f"{len(tasks)} tasks on Ray ({ray.cluster_resources().get('CPU', 0):g} CPUs, "
-                     f"{ray.cluster_resources().get('GPU', 0):g} GPUs); shards in {results}")
+        store.upsert_task(
+            {
+                "run_id": run_id,
+                "task_id": task_id,
+                "model": spec,
+                "engine": "ray",
+                "status": "running",
+                "attempts": 0,
+            }
+        )
+    reporter.message(
+        f"{len(tasks)} tasks on Ray ({ray.cluster_resources().get('CPU', 0):g} CPUs, "
+        f"{ray.cluster_resources().get('GPU', 0):g} GPUs); shards in {results}"
+    )
     bars: dict[tuple[str, int], object] = {}
     attempts: dict[str, int] = {}
     nodes: dict[str, str] = {}
@@ -185,10 +222,16 @@ def run_models_on_ray(specs: list[str], work: Callable, store, run_id: str, repo
                     outcome = ray.get(ref)
                 except ray.exceptions.RayTaskError as exc:
                     cause = exc.cause
-                    error = cause.one_line() if isinstance(cause, MemtoolError) else \
-                        f"{type(cause).__name__}: {cause}"
-                except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
-                        ray.exceptions.RayError) as exc:
+                    error = (
+                        cause.one_line()
+                        if isinstance(cause, MemtoolError)
+                        else f"{type(cause).__name__}: {cause}"
+                    )
+                except (
+                    ray.exceptions.WorkerCrashedError,
+                    ray.exceptions.NodeDiedError,
+                    ray.exceptions.RayError,
+                ) as exc:
                     error = f"worker died {attempts.get(task_id, 1)} times: {type(exc).__name__}"
                 _drain(queue, reporter, bars, attempts, nodes, dict(tasks.values()))
                 for key in [k for k in bars if k[0] == task_id]:
@@ -198,10 +241,19 @@ def run_models_on_ray(specs: list[str], work: Callable, store, run_id: str, repo
                     reporter.message(f"[red]failed[/] {spec}: {error}")
                 else:
                     reporter.message(f"done {spec} on {nodes.get(task_id, '?')}")
-                store.upsert_task({"run_id": run_id, "task_id": task_id, "model": spec,
-                                   "engine": "ray", "status": "failed" if error else "completed",
-                                   "attempts": attempts.get(task_id, 1), "node": nodes.get(task_id),
-                                   "error": error, "seconds": seconds})
+                store.upsert_task(
+                    {
+                        "run_id": run_id,
+                        "task_id": task_id,
+                        "model": spec,
+                        "engine": "ray",
+                        "status": "failed" if error else "completed",
+                        "attempts": attempts.get(task_id, 1),
+                        "node": nodes.get(task_id),
+                        "error": error,
+                        "seconds": seconds,
+                    }
+                )
                 outcomes[task_id] = TaskResult(task_id, spec, outcome, error, seconds)
     finally:
         ingest_shards(store, results / run_id)

@@ -78,6 +78,7 @@ def probe_layers(model: torch.nn.Module, layers: Sequence, sample: torch.Tensor)
             info.alias_of = earlier if earlier is not None and earlier != name else None
             if earlier is None:
                 seen[key] = name
+
         return hook
 
     handles = [modules[name].register_forward_hook(hook_for(name)) for name in probed]
@@ -109,8 +110,9 @@ class LayerTap:
     goes. Feature matrices are preallocated float32 ``(n_images, k)`` arrays.
     """
 
-    def __init__(self, model: torch.nn.Module, layers: Sequence[ProbedLayer], reducer: Reducer,
-                 n_images: int):
+    def __init__(
+        self, model: torch.nn.Module, layers: Sequence[ProbedLayer], reducer: Reducer, n_images: int
+    ):
         self.model = model
         self.layers = list(layers)
         self.reducer = reducer
@@ -134,6 +136,7 @@ class LayerTap:
                 return  # (ResNet's shared ReLU): its last call, the one probed, is recorded
             reduced = self.reducer.reduce(name, t.detach())
             target[self._rows] = reduced.float().cpu().numpy()
+
         return hook
 
     def __enter__(self) -> "LayerTap":
@@ -150,8 +153,9 @@ class LayerTap:
         return {name: self.reducer.finalize(name, feats) for name, feats in self.features.items()}
 
 
-def plan_passes(layers: Sequence[ProbedLayer], reducer: Reducer, n_images: int,
-                budget_bytes: int) -> list[list[ProbedLayer]]:
+def plan_passes(
+    layers: Sequence[ProbedLayer], reducer: Reducer, n_images: int, budget_bytes: int
+) -> list[list[ProbedLayer]]:
     """Group layers (in execution order) so that each group's features fit the budget.
 
     One group (one pass over the images) whenever everything fits. A layer whose
@@ -171,7 +175,8 @@ def plan_passes(layers: Sequence[ProbedLayer], reducer: Reducer, n_images: int,
                 f"--memory-budget {budget_bytes / 2**30:.3g} GiB is too small: layer {p.name} alone "
                 f"needs {size(p) / 2**30:.3g} GiB of features for {n_images} images",
                 hint=f"raise it to at least {largest / 2**30:.3g} GiB (the largest layer), "
-                     "or use a smaller --reducer")
+                "or use a smaller --reducer",
+            )
     return group_by_size(layers, size, budget_bytes)
 
 
@@ -209,8 +214,14 @@ def _stop_after_last(model: torch.nn.Module, layers: Sequence):
     return _named(model)[last.name].register_forward_hook(stop)
 
 
-def run_batches(model: torch.nn.Module, tap: LayerTap, batches: Iterable, device: torch.device,
-                autocast: bool, on_batch: Callable[[int], None] | None = None) -> None:
+def run_batches(
+    model: torch.nn.Module,
+    tap: LayerTap,
+    batches: Iterable,
+    device: torch.device,
+    autocast: bool,
+    on_batch: Callable[[int], None] | None = None,
+) -> None:
     """Forward every batch ``(images, indices)`` with the tap open; indices are contiguous.
 
     The forward pass stops after the last of ``tap.layers`` (registered after the tap's

@@ -54,26 +54,41 @@ def _plain(value):
     return value
 
 
-def save_best(path: Path, *, model_name: str, state_dict: dict, data_config: dict, recipe: dict,
-              epoch: int, val_rho: float, finetune_id: str, dataset: dict,
-              target_scaling: dict, head: str, penultimate: str | None) -> None:
+def save_best(
+    path: Path,
+    *,
+    model_name: str,
+    state_dict: dict,
+    data_config: dict,
+    recipe: dict,
+    epoch: int,
+    val_rho: float,
+    finetune_id: str,
+    dataset: dict,
+    target_scaling: dict,
+    head: str,
+    penultimate: str | None,
+) -> None:
     """Write the best model as a memtool checkpoint (see the module docstring)."""
-    atomic_save({
-        "format": BEST_FORMAT,
-        "model": model_name,
-        "state_dict": {k: v.detach().cpu().contiguous() for k, v in state_dict.items()},
-        "num_classes": 1,
-        "data_config": _plain(data_config),
-        "recipe": _plain(recipe),
-        "epoch": int(epoch),
-        "val_rho": float(val_rho),
-        "finetune_id": finetune_id,
-        "dataset": _plain(dataset),
-        "target_scaling": dict(target_scaling),
-        "head": head,
-        "penultimate": penultimate,
-        "memtool_version": __version__,
-    }, path)
+    atomic_save(
+        {
+            "format": BEST_FORMAT,
+            "model": model_name,
+            "state_dict": {k: v.detach().cpu().contiguous() for k, v in state_dict.items()},
+            "num_classes": 1,
+            "data_config": _plain(data_config),
+            "recipe": _plain(recipe),
+            "epoch": int(epoch),
+            "val_rho": float(val_rho),
+            "finetune_id": finetune_id,
+            "dataset": _plain(dataset),
+            "target_scaling": dict(target_scaling),
+            "head": head,
+            "penultimate": penultimate,
+            "memtool_version": __version__,
+        },
+        path,
+    )
 
 
 def _load(path: Path, what: str) -> dict:
@@ -82,11 +97,15 @@ def _load(path: Path, what: str) -> dict:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # zip, unpickling and IO errors all mean "unreadable"
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise WeightsError(f"cannot read {what} {path}: {first}",
-                           hint="the file is damaged; delete it (the run then restarts from scratch)") from None
+        raise WeightsError(
+            f"cannot read {what} {path}: {first}",
+            hint="the file is damaged; delete it (the run then restarts from scratch)",
+        ) from None
     if not isinstance(obj, dict):
-        raise WeightsError(f"{what} {path} is not a memtool fine-tuning file",
-                           hint="delete it (the run then restarts from scratch)")
+        raise WeightsError(
+            f"{what} {path} is not a memtool fine-tuning file",
+            hint="delete it (the run then restarts from scratch)",
+        )
     return obj
 
 
@@ -94,8 +113,10 @@ def read_best(path: Path) -> dict:
     """The contents of a ``best.pt`` (WeightsError when unreadable or not one)."""
     obj = _load(path, "checkpoint")
     if obj.get("format") != BEST_FORMAT or not isinstance(obj.get("state_dict"), dict):
-        raise WeightsError(f"checkpoint {path} was not written by memtool finetune",
-                           hint="delete it (the run then restarts from scratch)")
+        raise WeightsError(
+            f"checkpoint {path} was not written by memtool finetune",
+            hint="delete it (the run then restarts from scratch)",
+        )
     return obj
 
 
@@ -106,8 +127,10 @@ def rng_state() -> dict:
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "python": _plain(random.getstate()),
-        "numpy": {"key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
-                  "pos": int(np_state["state"]["pos"])},
+        "numpy": {
+            "key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
+            "pos": int(np_state["state"]["pos"]),
+        },
     }
 
 
@@ -118,10 +141,14 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
-    np.random.set_state({"bit_generator": "MT19937",
-                         "state": {"key": state["numpy"]["key"].numpy().astype(np.uint32),
-                                   "pos": state["numpy"]["pos"]},
-                         "has_gauss": 0, "gauss": 0.0})
+    np.random.set_state(
+        {
+            "bit_generator": "MT19937",
+            "state": {"key": state["numpy"]["key"].numpy().astype(np.uint32), "pos": state["numpy"]["pos"]},
+            "has_gauss": 0,
+            "gauss": 0.0,
+        }
+    )
 
 
 def save_state(path: Path, state: dict) -> None:
@@ -133,8 +160,9 @@ def read_state(path: Path, *, finetune_id: str, model_name: str) -> dict:
     """Read ``last.pt`` and check that it belongs to this run (WeightsError otherwise)."""
     obj = _load(path, "training state")
     if obj.get("format") != STATE_FORMAT:
-        raise WeightsError(f"{path} is not a memtool training state",
-                           hint="delete it (the run then restarts from scratch)")
+        raise WeightsError(
+            f"{path} is not a memtool training state", hint="delete it (the run then restarts from scratch)"
+        )
     if obj.get("model") != model_name or obj.get("finetune_id") != finetune_id:
         raise WeightsError(
             f"training state {path} belongs to {obj.get('model')} (run {obj.get('finetune_id')}), "

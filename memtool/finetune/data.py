@@ -43,8 +43,9 @@ class SplitParts:
         return {"train": self.train, "val": self.val, "test": self.test}[name]
 
 
-def load_split_dataset(spec: str, split: int, *, folds: int, seed: int,
-                       limit: int | None) -> MemorabilityDataset:
+def load_split_dataset(
+    spec: str, split: int, *, folds: int, seed: int, limit: int | None
+) -> MemorabilityDataset:
     """Load the data set as a sweep with the same options would (same fingerprint).
 
     LaMem is loaded with only the chosen published split, so a sweep of the fine-tuned
@@ -58,31 +59,36 @@ def load_split_dataset(spec: str, split: int, *, folds: int, seed: int,
     if dataset.kind == "lamem":
         names = [sp.name for sp in dataset.splits]
         if f"split{split}" not in names:
-            raise UsageError(f"LaMem split {split} is not in {dataset.root}",
-                             hint=f"found: {', '.join(names)}")
+            raise UsageError(
+                f"LaMem split {split} is not in {dataset.root}", hint=f"found: {', '.join(names)}"
+            )
         return load_memorability(spec, folds=folds, seed=seed, splits=[split], limit=limit)
     if split > len(dataset.splits):
         raise UsageError(
             f"split {split} asked for, but {dataset.name} has {len(dataset.splits)} "
             f"{'folds' if dataset.split_kind == 'kfold' else 'splits'}",
-            hint=f"use --split 1..{len(dataset.splits)}" + (" or more --folds" if dataset.split_kind == "kfold" else ""),
+            hint=f"use --split 1..{len(dataset.splits)}"
+            + (" or more --folds" if dataset.split_kind == "kfold" else ""),
         )
     return dataset
 
 
-def split_parts(dataset: MemorabilityDataset, split: int, *, val_fraction: float,
-                seed: int) -> SplitParts:
+def split_parts(dataset: MemorabilityDataset, split: int, *, val_fraction: float, seed: int) -> SplitParts:
     """The train/val/test indices of split number ``split`` (1-based), with checks."""
     if dataset.kind == "lamem":
         chosen = [sp for sp in dataset.splits if sp.name == f"split{split}"]
         if not chosen:
-            raise UsageError(f"LaMem split {split} is not loaded",
-                             hint=f"loaded: {', '.join(sp.name for sp in dataset.splits)}")
+            raise UsageError(
+                f"LaMem split {split} is not loaded",
+                hint=f"loaded: {', '.join(sp.name for sp in dataset.splits)}",
+            )
         sp = chosen[0]
     else:
         if not 1 <= split <= len(dataset.splits):
-            raise UsageError(f"split {split} asked for, but {dataset.name} has {len(dataset.splits)}",
-                             hint=f"use --split 1..{len(dataset.splits)}")
+            raise UsageError(
+                f"split {split} asked for, but {dataset.name} has {len(dataset.splits)}",
+                hint=f"use --split 1..{len(dataset.splits)}",
+            )
         sp = dataset.splits[split - 1]
     train = np.asarray(sp.train, dtype=np.int64)
     if sp.val is not None and len(sp.val):
@@ -100,8 +106,11 @@ def split_parts(dataset: MemorabilityDataset, split: int, *, val_fraction: float
         train = np.sort(train[order[n_val:]])
         source = f"carved: {val_fraction:g} of train, seed {seed}"
     parts = SplitParts(sp.name, train, val, np.asarray(sp.test, dtype=np.int64), source)
-    for label, idx, least in (("training", parts.train, MIN_TRAIN), ("validation", parts.val, MIN_VAL),
-                              ("test", parts.test, MIN_TEST)):
+    for label, idx, least in (
+        ("training", parts.train, MIN_TRAIN),
+        ("validation", parts.val, MIN_VAL),
+        ("test", parts.test, MIN_TEST),
+    ):
         if len(idx) < least:
             raise DataError(
                 f"{dataset.name} ({len(dataset.items)} images): {sp.name} has {len(idx)} {label} "
@@ -119,7 +128,9 @@ class ScoredImages(Dataset):
     :func:`check_batch` raises it in the main process.
     """
 
-    def __init__(self, paths: Sequence[Path], targets: Sequence[float], transform, size: tuple[int, int, int]):
+    def __init__(
+        self, paths: Sequence[Path], targets: Sequence[float], transform, size: tuple[int, int, int]
+    ):
         self.paths = [Path(p) for p in paths]
         self.targets = torch.as_tensor(np.asarray(targets, dtype=np.float32))
         self.transform = transform
@@ -152,9 +163,12 @@ def check_headers(paths: Sequence[Path]) -> None:
             with Image.open(path):
                 pass
         except Exception as exc:  # PIL raises many types for bad files
-            reason = "file not found" if isinstance(exc, FileNotFoundError) else (str(exc) or type(exc).__name__)
-            raise DataError(f"cannot read image {path}: {reason}",
-                            hint="remove it from the data set or replace the file") from None
+            reason = (
+                "file not found" if isinstance(exc, FileNotFoundError) else (str(exc) or type(exc).__name__)
+            )
+            raise DataError(
+                f"cannot read image {path}: {reason}", hint="remove it from the data set or replace the file"
+            ) from None
 
 
 def check_batch(errors: Sequence[str]) -> None:
@@ -165,12 +179,24 @@ def check_batch(errors: Sequence[str]) -> None:
             raise DataError(message, hint=hint or None)
 
 
-def make_loader(dataset: Dataset, *, batch_size: int, shuffle: bool, workers: int,
-                device: torch.device, generator: torch.Generator | None = None,
-                drop_last: bool = False) -> DataLoader:
+def make_loader(
+    dataset: Dataset,
+    *,
+    batch_size: int,
+    shuffle: bool,
+    workers: int,
+    device: torch.device,
+    generator: torch.Generator | None = None,
+    drop_last: bool = False,
+) -> DataLoader:
     return DataLoader(
-        dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers,
-        pin_memory=device.type == "cuda", drop_last=drop_last, generator=generator,
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        drop_last=drop_last,
+        generator=generator,
         persistent_workers=False,
     )
 
@@ -250,10 +276,17 @@ class ViewSpec:
         if not crops:
             return None
         crop = steps[crops[0]]
-        size = tuple(int(v) for v in (crop.size if isinstance(crop.size, (tuple, list)) else (crop.size,) * 2))
-        resize = T.Compose(steps[:crops[0]])
-        return cls(resize=resize, size=size, mean=tuple(float(v) for v in data_config["mean"]),
-                   std=tuple(float(v) for v in data_config["std"]), key=("view", repr(resize)))
+        size = tuple(
+            int(v) for v in (crop.size if isinstance(crop.size, (tuple, list)) else (crop.size,) * 2)
+        )
+        resize = T.Compose(steps[: crops[0]])
+        return cls(
+            resize=resize,
+            size=size,
+            mean=tuple(float(v) for v in data_config["mean"]),
+            std=tuple(float(v) for v in data_config["std"]),
+            key=("view", repr(resize)),
+        )
 
 
 def _decode_resized(spec: ViewSpec):
@@ -266,15 +299,21 @@ def _decode_resized(spec: ViewSpec):
     return make
 
 
-def cut_view(base: torch.Tensor, spec: ViewSpec, *, shift: bool = False, flip: bool = False,
-             generator: torch.Generator | None = None) -> torch.Tensor:
+def cut_view(
+    base: torch.Tensor,
+    spec: ViewSpec,
+    *,
+    shift: bool = False,
+    flip: bool = False,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """A normalised float view of a cached uint8 image (see :class:`ViewSpec`)."""
     _, h, w = base.shape
     th, tw = spec.size
     if h < th or w < tw:  # as torchvision's CenterCrop: pad with zeros to the crop size
         padded = torch.zeros((base.shape[0], max(h, th), max(w, tw)), dtype=base.dtype)
         top, left = (max(h, th) - h) // 2, (max(w, tw) - w) // 2
-        padded[:, top:top + h, left:left + w] = base
+        padded[:, top : top + h, left : left + w] = base
         base, (_, h, w) = padded, padded.shape
     top, left = int(round((h - th) / 2.0)), int(round((w - tw) / 2.0))
     if shift:
@@ -282,7 +321,7 @@ def cut_view(base: torch.Tensor, spec: ViewSpec, *, shift: bool = False, flip: b
         dy = int(torch.randint(-my, my + 1, (1,), generator=generator)) if my > 0 else 0
         dx = int(torch.randint(-mx, mx + 1, (1,), generator=generator)) if mx > 0 else 0
         top, left = top + dy, left + dx
-    view = base[:, top:top + th, left:left + tw]
+    view = base[:, top : top + th, left : left + tw]
     if flip:
         view = view.flip(-1)
     out = view.to(torch.float32).div(255)
@@ -297,8 +336,14 @@ class ViewImages(ScoredImages):
     view mirrored with probability 0.5) or ``shift`` (shifted and maybe mirrored).
     Randomness comes from torch's global RNG, as torchvision's transforms draw it."""
 
-    def __init__(self, paths: Sequence[Path], targets: Sequence[float], spec: ViewSpec, mode: str,
-                 cache: ImageCache | None = None):
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        targets: Sequence[float],
+        spec: ViewSpec,
+        mode: str,
+        cache: ImageCache | None = None,
+    ):
         super().__init__(paths, targets, None, (3, *spec.size))
         self.spec, self.mode = spec, mode
         self.cache = IMAGE_CACHE if cache is None else cache

@@ -38,8 +38,11 @@ class WeightEMA:
                 ema.copy_(value)
 
     def state_dict(self) -> dict:
-        return {"decay": self.decay, "updates": self.updates,
-                "state": {k: v.detach().cpu() for k, v in self.state.items()}}
+        return {
+            "decay": self.decay,
+            "updates": self.updates,
+            "state": {k: v.detach().cpu() for k, v in self.state.items()},
+        }
 
     def load_state_dict(self, saved: dict) -> None:
         self.decay, self.updates = float(saved["decay"]), int(saved["updates"])

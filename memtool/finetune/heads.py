@@ -42,12 +42,18 @@ def find_head(module: nn.Module, name: str = "the model") -> tuple[str, nn.Modul
         head = get_classifier()
         if isinstance(head, (tuple, list)):
             head = head[0]
-    if not isinstance(head, nn.Module) or id(head) not in names or not isinstance(head, (nn.Linear, nn.Conv2d)):
+    if (
+        not isinstance(head, nn.Module)
+        or id(head) not in names
+        or not isinstance(head, (nn.Linear, nn.Conv2d))
+    ):
         linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
         head = linears[-1] if linears else None
     if head is None:
-        raise ModelError(f"cannot find the classifier of {name} to turn it into a regression head",
-                         hint="fine-tune a model with a linear classifier (most timm and torchvision models)")
+        raise ModelError(
+            f"cannot find the classifier of {name} to turn it into a regression head",
+            hint="fine-tune a model with a linear classifier (most timm and torchvision models)",
+        )
     outputs = head.out_features if isinstance(head, nn.Linear) else head.out_channels
     if outputs != 1 or head.bias is None:
         raise ModelError(
@@ -61,8 +67,7 @@ def find_head(module: nn.Module, name: str = "the model") -> tuple[str, nn.Modul
 def backbone_depths(module: nn.Module, head_name: str) -> dict[str, float]:
     """Relative depth (0 first .. 1 last) of every backbone parameter, by registration
     order (the order timm and torchvision build their stages in), the head excluded."""
-    names = [n for n, _ in module.named_parameters()
-             if not (n == head_name or n.startswith(head_name + "."))]
+    names = [n for n, _ in module.named_parameters() if not (n == head_name or n.startswith(head_name + "."))]
     last = max(1, len(names) - 1)
     return {n: i / last for i, n in enumerate(names)}
 
@@ -104,8 +109,9 @@ def param_groups(module: nn.Module, recipe, head_name: str) -> list[dict]:
             lr = recipe.lr * decay_rate ** (9 - level)
             name = "backbone" if decay_rate == 1.0 else f"backbone{level}"
         name += "" if decay else "_no_decay"
-        out.append({"params": params, "lr": lr, "weight_decay": recipe.weight_decay if decay else 0.0,
-                    "name": name})
+        out.append(
+            {"params": params, "lr": lr, "weight_decay": recipe.weight_decay if decay else 0.0, "name": name}
+        )
     return out
 
 
@@ -138,8 +144,10 @@ def ridge_head(features, z, *, val_features=None, val_z=None):
     if val_features is None:
         best = _first_best(path.loo_mse(alphas), larger_is_better=False)
     else:
-        rhos = spearman_rows(path.predict_all(np.asarray(val_features, dtype=np.float64), alphas).T,
-                             np.asarray(val_z, dtype=np.float64))
+        rhos = spearman_rows(
+            path.predict_all(np.asarray(val_features, dtype=np.float64), alphas).T,
+            np.asarray(val_z, dtype=np.float64),
+        )
         best = _first_best(rhos, larger_is_better=True)
     alpha = float(alphas[best])
     beta = path.V @ (path.g / (path.s2 + alpha))  # weights on standardised features
@@ -183,4 +191,3 @@ def fold_scaling(state: dict[str, torch.Tensor], head_name: str, mean: float, st
     out[weight] = state[weight] * std
     out[bias] = state[bias] * std + mean
     return out
-

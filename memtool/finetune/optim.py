@@ -19,8 +19,14 @@ from memtool.finetune.recipe import Recipe
 class Optimisation:
     """AdamW, its schedule and the gradient scaler for ``module`` (already on ``device``)."""
 
-    def __init__(self, module: torch.nn.Module, recipe: Recipe, head_name: str,
-                 steps_per_epoch: int, device: torch.device):
+    def __init__(
+        self,
+        module: torch.nn.Module,
+        recipe: Recipe,
+        head_name: str,
+        steps_per_epoch: int,
+        device: torch.device,
+    ):
         from memtool.finetune.heads import apply_freeze, param_groups
 
         cuda = device.type == "cuda"
@@ -31,10 +37,12 @@ class Optimisation:
         self.n_frozen = apply_freeze(module, recipe, head_name)
         self.params = [p for p in module.parameters() if p.requires_grad]
         self.max_grad_norm = recipe.max_grad_norm
-        self.optimizer = torch.optim.AdamW(param_groups(module, recipe, head_name),
-                                           betas=(0.9, 0.999), **({"fused": True} if cuda else {}))
+        self.optimizer = torch.optim.AdamW(
+            param_groups(module, recipe, head_name), betas=(0.9, 0.999), **({"fused": True} if cuda else {})
+        )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda step: recipe.lr_factor(step, steps_per_epoch))
+            self.optimizer, lambda step: recipe.lr_factor(step, steps_per_epoch)
+        )
 
     def autocast(self):
         """The forward pass's precision: mixed on CUDA, full elsewhere."""
@@ -65,8 +73,11 @@ class Optimisation:
 
     def state_dict(self) -> dict:
         """The ``optimizer``, ``scheduler`` and ``scaler`` entries of ``last.pt``."""
-        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None}
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         """Restore from ``last.pt``'s entries (a scaler state only where this run keeps one)."""

@@ -39,17 +39,36 @@ class Passes:
 
     def _ordered(self, dataset):
         """A loader over ``dataset`` in order (evaluation)."""
-        return make_loader(dataset, batch_size=self.batch_size, shuffle=False,
-                           workers=self.workers, device=self.device,
-                           generator=torch.Generator().manual_seed(0))
+        return make_loader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=False,
+            workers=self.workers,
+            device=self.device,
+            generator=torch.Generator().manual_seed(0),
+        )
 
-    def train_epoch(self, dataset, *, generator: torch.Generator, drop_last: bool,
-                    freeze_norm: bool, label: str, after_step) -> tuple[float, int]:
+    def train_epoch(
+        self,
+        dataset,
+        *,
+        generator: torch.Generator,
+        drop_last: bool,
+        freeze_norm: bool,
+        label: str,
+        after_step,
+    ) -> tuple[float, int]:
         """One pass over the training images; returns (mean loss, images seen).
         ``after_step()`` runs after every optimiser step (the moving average's update)."""
-        loader = make_loader(dataset, batch_size=self.batch_size, shuffle=True,
-                             workers=self.workers, device=self.device, generator=generator,
-                             drop_last=drop_last)
+        loader = make_loader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=True,
+            workers=self.workers,
+            device=self.device,
+            generator=generator,
+            drop_last=drop_last,
+        )
         self.module.train()
         if freeze_norm:
             from memtool.finetune.heads import freeze_norm_statistics

@@ -47,9 +47,16 @@ class Predictor:
     tta_flip: bool = False  # score = mean of the image's and its mirror image's outputs
     info: dict = field(default_factory=dict)  # what the checkpoint says about itself
 
-    def predict(self, paths: Sequence[str | Path], *, batch_size: int = 32, device: str = "auto",
-                workers: int | None = None, skip_bad: bool = False,
-                reporter: Reporter | None = None) -> tuple[np.ndarray, list[tuple[Path, str]]]:
+    def predict(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        batch_size: int = 32,
+        device: str = "auto",
+        workers: int | None = None,
+        skip_bad: bool = False,
+        reporter: Reporter | None = None,
+    ) -> tuple[np.ndarray, list[tuple[Path, str]]]:
         """Scores for ``paths`` (NaN for skipped images) and the unreadable ``(path, reason)``s.
 
         An unreadable image raises DataError unless ``skip_bad``.
@@ -63,12 +70,21 @@ class Predictor:
         dev = resolve_device(device)
         n_workers = default_workers(dev, workers)
         images = ScoredImages(paths, np.zeros(len(paths)), self.transform, self.input_size)
-        loader = make_loader(images, batch_size=batch_size, shuffle=False, workers=n_workers,
-                             device=dev, generator=torch.Generator().manual_seed(0))
+        loader = make_loader(
+            images,
+            batch_size=batch_size,
+            shuffle=False,
+            workers=n_workers,
+            device=dev,
+            generator=torch.Generator().manual_seed(0),
+        )
         module = self.module.to(dev).eval()
         cuda = dev.type == "cuda"
-        amp = (torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
-               if cuda and self.autocast else contextlib.nullcontext())
+        amp = (
+            torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+            if cuda and self.autocast
+            else contextlib.nullcontext()
+        )
         out = np.full(len(images), np.nan)
         bad: list[tuple[Path, str]] = []
         task = reporter.task(f"predict ({self.name})", len(images))
@@ -80,8 +96,10 @@ class Predictor:
                     if error:
                         message, _, hint = error.partition("\0")
                         if not skip_bad:
-                            raise DataError(message, hint="remove or replace it, or pass --skip-bad "
-                                                          "to score the other images")
+                            raise DataError(
+                                message,
+                                hint="remove or replace it, or pass --skip-bad to score the other images",
+                            )
                         bad.append((images.paths[i], message))
                 if ok.any():
                     batch = batch[torch.from_numpy(ok)].to(dev, non_blocking=cuda)
@@ -91,8 +109,10 @@ class Predictor:
                             pred = 0.5 * (pred + module(batch.flip(-1)).float())
                     pred = pred.reshape(batch.shape[0], -1)
                     if pred.shape[1] != 1:
-                        raise ModelError(f"{self.name} gives {pred.shape[1]} outputs per image, not one score",
-                                         hint="use a checkpoint written by memtool finetune")
+                        raise ModelError(
+                            f"{self.name} gives {pred.shape[1]} outputs per image, not one score",
+                            hint="use a checkpoint written by memtool finetune",
+                        )
                     out[index[ok]] = pred[:, 0].cpu().numpy()
                 task.advance(len(index))
         task.close()
@@ -102,8 +122,9 @@ class Predictor:
 # ----------------------------------------------------------------------------- loading
 
 
-def load_predictor(checkpoint: str | Path | None = None, baseline: str | None = None,
-                   model: str | None = None) -> Predictor:
+def load_predictor(
+    checkpoint: str | Path | None = None, baseline: str | None = None, model: str | None = None
+) -> Predictor:
     """A predictor from a checkpoint file (optionally with its model) or a named baseline."""
     if (checkpoint is None) == (baseline is None):
         raise UsageError("give exactly one of --checkpoint FILE and --baseline resmem")
@@ -136,19 +157,26 @@ def load_checkpoint(path: str | Path, model: str | None = None) -> Predictor:
     elif info.model_name:
         loaded = load_model(info.path)
     else:
-        raise WeightsError(f"checkpoint {info.path} does not name its model",
-                           hint="pass the model it was saved from with --model NAME")
+        raise WeightsError(
+            f"checkpoint {info.path} does not name its model",
+            hint="pass the model it was saved from with --model NAME",
+        )
     try:
         find_head(loaded.module, loaded.name)
     except ModelError as exc:
-        raise ModelError(f"{info.path}: {exc.message}",
-                         hint="predict needs a one-output regression checkpoint, e.g. best.pt from memtool finetune") from None
+        raise ModelError(
+            f"{info.path}: {exc.message}",
+            hint="predict needs a one-output regression checkpoint, e.g. best.pt from memtool finetune",
+        ) from None
     extras = _extras(info.path)
     data_config = extras.get("data_config") or loaded.data_config
     recipe = extras.get("recipe") if isinstance(extras.get("recipe"), dict) else {}
     return Predictor(
-        name=str(info.path), predictor_id=f"{loaded.name}@{loaded.weights_id}", module=loaded.module,
-        transform=eval_transform(data_config), input_size=tuple(data_config["input_size"]),
+        name=str(info.path),
+        predictor_id=f"{loaded.name}@{loaded.weights_id}",
+        module=loaded.module,
+        transform=eval_transform(data_config),
+        input_size=tuple(data_config["input_size"]),
         tta_flip=bool(recipe.get("tta_flip", False)),
         info={k: v for k, v in extras.items() if k != "state_dict"} | {"model": loaded.name},
     )
@@ -172,20 +200,30 @@ def load_resmem() -> Predictor:
     try:
         import resmem
     except ImportError:
-        raise WeightsError("the ResMem baseline needs the resmem package",
-                           hint="pip install resmem (or pip install memtool[resmem])") from None
+        raise WeightsError(
+            "the ResMem baseline needs the resmem package",
+            hint="pip install resmem (or pip install memtool[resmem])",
+        ) from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torchvision's 'pretrained' deprecation notices
             module = resmem.ResMem(pretrained=True)
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise WeightsError(f"cannot load ResMem's weights: {first}",
-                           hint="reinstall it: pip install --force-reinstall resmem") from None
+        raise WeightsError(
+            f"cannot load ResMem's weights: {first}",
+            hint="reinstall it: pip install --force-reinstall resmem",
+        ) from None
     version = importlib.metadata.version("resmem")
-    return Predictor(name="resmem", predictor_id=f"resmem@{version}", module=module.eval(),
-                     transform=resmem.transformer, input_size=(3, 227, 227), autocast=False,
-                     info={"model": "resmem", "version": version})
+    return Predictor(
+        name="resmem",
+        predictor_id=f"resmem@{version}",
+        module=module.eval(),
+        transform=resmem.transformer,
+        input_size=(3, 227, 227),
+        autocast=False,
+        info={"model": "resmem", "version": version},
+    )
 
 
 # ------------------------------------------------------------------------------ images
@@ -201,8 +239,9 @@ def collect_images(inputs: Sequence[str | Path]) -> list[Path]:
         if path.is_dir():
             inside = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
             if not inside:
-                raise DataError(f"no image files in {path}",
-                                hint=f"images end in {', '.join(sorted(IMAGE_SUFFIXES))}")
+                raise DataError(
+                    f"no image files in {path}", hint=f"images end in {', '.join(sorted(IMAGE_SUFFIXES))}"
+                )
             found.extend(p.resolve() for p in inside)
         elif path.is_file():
             found.append(path.resolve())
@@ -231,9 +270,19 @@ class Evaluation:
     predictions: np.ndarray
 
 
-def evaluate(predictor: Predictor, dataset, parts, part: str = "test", *, n_boot: int = 1000,
-             seed: int = 0, batch_size: int = 32, device: str = "auto", workers: int | None = None,
-             reporter: Reporter | None = None) -> Evaluation:
+def evaluate(
+    predictor: Predictor,
+    dataset,
+    parts,
+    part: str = "test",
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    batch_size: int = 32,
+    device: str = "auto",
+    workers: int | None = None,
+    reporter: Reporter | None = None,
+) -> Evaluation:
     """Spearman's rho (and a bootstrap CI) of ``predictor`` on one part of a split."""
     from memtool.finetune.data import PARTS
     from memtool.scoring.stats import bootstrap_spearman_ci, spearman
@@ -244,13 +293,23 @@ def evaluate(predictor: Predictor, dataset, parts, part: str = "test", *, n_boot
     paths = [dataset.paths[i] for i in idx]
     y = dataset.scores[idx]
     t0 = time.perf_counter()
-    pred, _ = predictor.predict(paths, batch_size=batch_size, device=device, workers=workers,
-                                reporter=reporter)
+    pred, _ = predictor.predict(
+        paths, batch_size=batch_size, device=device, workers=workers, reporter=reporter
+    )
     rho = spearman(pred, y)
     low, high = bootstrap_spearman_ci(pred, y, n_boot=n_boot, seed=seed)
     return Evaluation(
-        predictor=predictor.name, predictor_id=predictor.predictor_id, dataset=dataset.name,
-        dataset_id=dataset.fingerprint(), split=parts.name if part != "all" else "all", part=part,
-        n_images=len(idx), rho=rho, ci=(low, high), seconds=round(time.perf_counter() - t0, 3),
-        paths=paths, scores=y, predictions=pred,
+        predictor=predictor.name,
+        predictor_id=predictor.predictor_id,
+        dataset=dataset.name,
+        dataset_id=dataset.fingerprint(),
+        split=parts.name if part != "all" else "all",
+        part=part,
+        n_images=len(idx),
+        rho=rho,
+        ci=(low, high),
+        seconds=round(time.perf_counter() - t0, 3),
+        paths=paths,
+        scores=y,
+        predictions=pred,
     )

@@ -103,22 +103,35 @@ class Recipe:
             (self.epochs >= 1, f"--epochs must be at least 1, not {self.epochs}"),
             (self.batch_size >= 2, f"--batch-size must be at least 2, not {self.batch_size}"),
             (self.lr > 0 and math.isfinite(self.lr), f"--lr must be a positive number, not {self.lr}"),
-            (self.head_lr_mult > 0, f"the head's learning-rate multiplier must be positive, not {self.head_lr_mult}"),
+            (
+                self.head_lr_mult > 0,
+                f"the head's learning-rate multiplier must be positive, not {self.head_lr_mult}",
+            ),
             (self.weight_decay >= 0, f"weight decay must not be negative ({self.weight_decay})"),
             (self.warmup_epochs >= 0, f"warm-up must not be negative ({self.warmup_epochs} epochs)"),
             (self.max_grad_norm > 0, f"the gradient-norm clip must be positive, not {self.max_grad_norm}"),
             (self.patience >= 1, f"--patience must be at least 1, not {self.patience}"),
-            (self.img_size is None or self.img_size >= 32,
-             f"--img-size must be at least 32 pixels, not {self.img_size}"),
-            (0 < self.crop_scale[0] <= self.crop_scale[1] <= 1,
-             f"crop scale must be 0 < low <= high <= 1, not {self.crop_scale}"),
+            (
+                self.img_size is None or self.img_size >= 32,
+                f"--img-size must be at least 32 pixels, not {self.img_size}",
+            ),
+            (
+                0 < self.crop_scale[0] <= self.crop_scale[1] <= 1,
+                f"crop scale must be 0 < low <= high <= 1, not {self.crop_scale}",
+            ),
             (0 < self.val_fraction < 1, f"--val-fraction must lie between 0 and 1, not {self.val_fraction}"),
-            (self.head_init in HEAD_INITS, f"--head-init must be one of {', '.join(HEAD_INITS)}, not {self.head_init!r}"),
+            (
+                self.head_init in HEAD_INITS,
+                f"--head-init must be one of {', '.join(HEAD_INITS)}, not {self.head_init!r}",
+            ),
             (0 < self.layer_decay <= 1, f"--layer-decay must lie in (0, 1], not {self.layer_decay}"),
             (0 <= self.freeze_fraction < 1, f"--freeze must lie in [0, 1), not {self.freeze_fraction}"),
             (self.bn in BN_MODES, f"--bn must be one of {', '.join(BN_MODES)}, not {self.bn!r}"),
             (0 <= self.ema_decay < 1, f"--ema must lie in [0, 1), not {self.ema_decay}"),
-            (self.augment in AUGMENTS, f"--augment must be one of {', '.join(AUGMENTS)}, not {self.augment!r}"),
+            (
+                self.augment in AUGMENTS,
+                f"--augment must be one of {', '.join(AUGMENTS)}, not {self.augment!r}",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -129,10 +142,15 @@ class Recipe:
         data = asdict(self)
         data["crop_scale"] = list(self.crop_scale)
         data["loss"] = "mse on training-split z-scores (folded into the head when saved)"
-        data["head"] = ("ridge readout of penultimate features (LP-FT; epoch 0 is the probe)"
-                        if self.head_init == "ridge" else "random init")
-        data["optimizer"] = ("AdamW; head lr = lr * head_lr_mult; backbone lr * layer_decay^(9 - "
-                             "depth decile); no decay on biases and norms")
+        data["head"] = (
+            "ridge readout of penultimate features (LP-FT; epoch 0 is the probe)"
+            if self.head_init == "ridge"
+            else "random init"
+        )
+        data["optimizer"] = (
+            "AdamW; head lr = lr * head_lr_mult; backbone lr * layer_decay^(9 - "
+            "depth decile); no decay on biases and norms"
+        )
         data["schedule"] = "per step: linear warm-up from 1% over warmup_epochs, cosine to 0"
         data["augmentation"] = {
             "flip": "eval view, hflip 0.5",
@@ -155,8 +173,19 @@ class Recipe:
 # The recipe of memtool before the measured one (random head, backbone lr 1e-4 and head
 # lr 1e-3, random resized crops, batch statistics, no averaging): kept so the benchmark and
 # anyone reproducing older runs can ask for it.
-RECIPE_V1 = dict(epochs=10, lr=1e-4, head_lr_mult=10.0, patience=3, head_init="random", layer_decay=1.0,
-                 freeze_fraction=0.0, bn="train", ema_decay=0.0, augment="rrc", tta_flip=False)
+RECIPE_V1 = dict(
+    epochs=10,
+    lr=1e-4,
+    head_lr_mult=10.0,
+    patience=3,
+    head_init="random",
+    layer_decay=1.0,
+    freeze_fraction=0.0,
+    bn="train",
+    ema_decay=0.0,
+    augment="rrc",
+    tta_flip=False,
+)
 
 
 def input_config(data_config: dict, img_size: int | None) -> dict:
@@ -184,10 +213,13 @@ def train_transform(data_config: dict, recipe: Recipe):
         interpolation = T.InterpolationMode(str(data_config.get("interpolation", "bilinear")))
     except ValueError:
         interpolation = T.InterpolationMode.BILINEAR
-    return T.Compose([
-        T.RandomResizedCrop(size, scale=recipe.crop_scale, ratio=(3 / 4, 4 / 3),
-                            interpolation=interpolation),
-        T.RandomHorizontalFlip(0.5),
-        T.ToTensor(),
-        T.Normalize(mean=data_config["mean"], std=data_config["std"]),
-    ])
+    return T.Compose(
+        [
+            T.RandomResizedCrop(
+                size, scale=recipe.crop_scale, ratio=(3 / 4, 4 / 3), interpolation=interpolation
+            ),
+            T.RandomHorizontalFlip(0.5),
+            T.ToTensor(),
+            T.Normalize(mean=data_config["mean"], std=data_config["std"]),
+        ]
+    )

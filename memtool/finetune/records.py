@@ -14,19 +14,64 @@ from typing import Sequence
 from memtool.store import Store
 
 RUN_COLUMNS = (
-    "finetune_id", "run_id", "model", "random_init", "dataset_id", "dataset", "split",
-    "val_source", "recipe", "status", "error", "n_train", "n_val", "n_test", "epochs_planned",
-    "epochs_done", "best_epoch", "best_val_rho", "stopped_early", "test_rho", "test_ci_low",
-    "test_ci_high", "test_loss", "penultimate_layer", "finetuned_model_id", "checkpoint",
-    "out_dir", "device", "seconds", "started_at", "updated_at", "finished_at",
+    "finetune_id",
+    "run_id",
+    "model",
+    "random_init",
+    "dataset_id",
+    "dataset",
+    "split",
+    "val_source",
+    "recipe",
+    "status",
+    "error",
+    "n_train",
+    "n_val",
+    "n_test",
+    "epochs_planned",
+    "epochs_done",
+    "best_epoch",
+    "best_val_rho",
+    "stopped_early",
+    "test_rho",
+    "test_ci_low",
+    "test_ci_high",
+    "test_loss",
+    "penultimate_layer",
+    "finetuned_model_id",
+    "checkpoint",
+    "out_dir",
+    "device",
+    "seconds",
+    "started_at",
+    "updated_at",
+    "finished_at",
 )
 EPOCH_COLUMNS = (
-    "finetune_id", "epoch", "train_loss", "val_loss", "val_rho", "lr", "seconds",
-    "eval_seconds", "images_per_s", "is_best",
+    "finetune_id",
+    "epoch",
+    "train_loss",
+    "val_loss",
+    "val_rho",
+    "lr",
+    "seconds",
+    "eval_seconds",
+    "images_per_s",
+    "is_best",
 )
 EVALUATION_COLUMNS = (
-    "predictor_id", "predictor", "dataset_id", "dataset", "split", "part", "n_images", "rho",
-    "ci_low", "ci_high", "n_boot", "seconds",
+    "predictor_id",
+    "predictor",
+    "dataset_id",
+    "dataset",
+    "split",
+    "part",
+    "n_images",
+    "rho",
+    "ci_low",
+    "ci_high",
+    "n_boot",
+    "seconds",
 )
 
 
@@ -90,8 +135,7 @@ class FinetuneRecords:
                 [_value(row.get(c)) for c in EPOCH_COLUMNS],
             )
             con.execute(
-                f"UPDATE finetune_runs SET {', '.join(f'{c} = ?' for c in run_update)} "
-                "WHERE finetune_id = ?",
+                f"UPDATE finetune_runs SET {', '.join(f'{c} = ?' for c in run_update)} WHERE finetune_id = ?",
                 [_value(v) for v in run_update.values()] + [row["finetune_id"]],
             )
             con.execute("COMMIT")
@@ -99,22 +143,27 @@ class FinetuneRecords:
     def drop_epochs_after(self, finetune_id: str, epoch: int) -> int:
         """Delete epoch rows later than ``epoch`` (a resumed run repeats them)."""
         with self.store.writer() as con:
-            n = con.execute("SELECT count(*) FROM finetune_epochs WHERE finetune_id = ? AND epoch > ?",
-                            [finetune_id, epoch]).fetchone()[0]
-            con.execute("DELETE FROM finetune_epochs WHERE finetune_id = ? AND epoch > ?",
-                        [finetune_id, epoch])
+            n = con.execute(
+                "SELECT count(*) FROM finetune_epochs WHERE finetune_id = ? AND epoch > ?",
+                [finetune_id, epoch],
+            ).fetchone()[0]
+            con.execute(
+                "DELETE FROM finetune_epochs WHERE finetune_id = ? AND epoch > ?", [finetune_id, epoch]
+            )
         return int(n)
 
     def epochs(self, finetune_id: str) -> list[dict]:
         with self.store.writer() as con:
-            cur = con.execute("SELECT * FROM finetune_epochs WHERE finetune_id = ? ORDER BY epoch",
-                              [finetune_id])
+            cur = con.execute(
+                "SELECT * FROM finetune_epochs WHERE finetune_id = ? ORDER BY epoch", [finetune_id]
+            )
             cols = [d[0] for d in cur.description]
             return [dict(zip(cols, r)) for r in cur.fetchall()]
 
     # -- predictions and evaluations ------------------------------------------------------
-    def write_predictions(self, predictor_id: str, predictor: str,
-                          images: Sequence[str], scores: Sequence[float]) -> None:
+    def write_predictions(
+        self, predictor_id: str, predictor: str, images: Sequence[str], scores: Sequence[float]
+    ) -> None:
         with self.store.writer() as con:
             con.execute("BEGIN TRANSACTION")
             con.executemany(

@@ -114,9 +114,17 @@ def canonical_model_name(spec: str) -> str:
 
 def make_finetune_id(model: str, dataset_id: str, split: str, recipe: Recipe, random_init: bool) -> str:
     """Digest naming a run: the same model, data, split and recipe resume the same run."""
-    blob = json.dumps({"model": model, "dataset": dataset_id, "split": split,
-                       "recipe": asdict(recipe), "recipe_version": RECIPE_VERSION,
-                       "random_init": random_init}, sort_keys=True)
+    blob = json.dumps(
+        {
+            "model": model,
+            "dataset": dataset_id,
+            "split": split,
+            "recipe": asdict(recipe),
+            "recipe_version": RECIPE_VERSION,
+            "random_init": random_init,
+        },
+        sort_keys=True,
+    )
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 

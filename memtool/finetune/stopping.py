@@ -46,18 +46,29 @@ class Progress:
 
     def state(self) -> dict:
         """The entries of ``last.pt`` that :meth:`from_state` reads back."""
-        return {"epoch": self.epoch, "history": [vars(e) for e in self.history],
-                "best_epoch": self.best_epoch, "best_val": self.best_val,
-                "bad_epochs": self.bad_epochs, "stopped": self.stopped}
+        return {
+            "epoch": self.epoch,
+            "history": [vars(e) for e in self.history],
+            "best_epoch": self.best_epoch,
+            "best_val": self.best_val,
+            "bad_epochs": self.bad_epochs,
+            "stopped": self.stopped,
+        }
 
     @classmethod
     def from_state(cls, state: dict) -> Progress:
         """The progress saved in ``last.pt``, resumed after its epoch."""
         epoch = int(state["epoch"])
-        return cls(epoch=epoch, history=[EpochStats(**row) for row in state["history"]],
-                   best_epoch=state["best_epoch"], best_val=float(state["best_val"]),
-                   bad_epochs=int(state["bad_epochs"]), stopped=bool(state["stopped"]),
-                   previous_seconds=float(state["seconds"]), resumed_from=epoch)
+        return cls(
+            epoch=epoch,
+            history=[EpochStats(**row) for row in state["history"]],
+            best_epoch=state["best_epoch"],
+            best_val=float(state["best_val"]),
+            bad_epochs=int(state["bad_epochs"]),
+            stopped=bool(state["stopped"]),
+            previous_seconds=float(state["seconds"]),
+            resumed_from=epoch,
+        )
 
 
 def _finite(x: float) -> bool:

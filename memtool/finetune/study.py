@@ -44,11 +44,20 @@ class StudyConfig(FinetuneOptions):
 
     def describe(self) -> dict:
         return {
-            "models": list(self.models), "data": self.data, "splits": list(self.splits),
-            "folds": self.folds, "limit": self.limit, "recipe": self.recipe.describe(),
-            "device": self.device, "workers": self.workers, "out_dir": str(self.out_dir),
-            "random_init": self.random_init, "n_boot": self.n_boot, "force": self.force,
-            "score_penultimate": self.score_penultimate, "brain": self.brain,
+            "models": list(self.models),
+            "data": self.data,
+            "splits": list(self.splits),
+            "folds": self.folds,
+            "limit": self.limit,
+            "recipe": self.recipe.describe(),
+            "device": self.device,
+            "workers": self.workers,
+            "out_dir": str(self.out_dir),
+            "random_init": self.random_init,
+            "n_boot": self.n_boot,
+            "force": self.force,
+            "score_penultimate": self.score_penultimate,
+            "brain": self.brain,
         }
 
 
@@ -77,8 +86,13 @@ def sweep_supports_brain() -> bool:
     return "brain" in {f.name for f in fields(SweepConfig)}
 
 
-def run_study(config: StudyConfig, db: str | Path, *, command: str = "memtool finetune",
-              reporter: Reporter | None = None) -> StudyResult:
+def run_study(
+    config: StudyConfig,
+    db: str | Path,
+    *,
+    command: str = "memtool finetune",
+    reporter: Reporter | None = None,
+) -> StudyResult:
     """Fine-tune every model on every split, then score penultimate layers (see module doc)."""
     from memtool.finetune.data import load_split_dataset, split_parts
     from memtool.runtime import resolve_device, run_lifecycle, software_versions
@@ -90,57 +104,92 @@ def run_study(config: StudyConfig, db: str | Path, *, command: str = "memtool fi
     splits = list(dict.fromkeys(config.splits or [1]))
     brain = list(config.brain or [])
     if brain and not sweep_supports_brain():
-        raise UsageError("--brain needs a memtool whose sweep scores brain targets",
-                         hint="leave out --brain (memorability only) or update memtool")
+        raise UsageError(
+            "--brain needs a memtool whose sweep scores brain targets",
+            hint="leave out --brain (memorability only) or update memtool",
+        )
     device = resolve_device(config.device)
     datasets = {}
     for number in splits:  # data problems stop the study before any model is built
-        datasets[number] = load_split_dataset(config.data, number, folds=config.folds,
-                                              seed=config.recipe.seed, limit=config.limit)
-        split_parts(datasets[number], number, val_fraction=config.recipe.val_fraction,
-                    seed=config.recipe.seed)
+        datasets[number] = load_split_dataset(
+            config.data, number, folds=config.folds, seed=config.recipe.seed, limit=config.limit
+        )
+        split_parts(
+            datasets[number], number, val_fraction=config.recipe.val_fraction, seed=config.recipe.seed
+        )
 
     store = Store(db)
     store.migrate()
     results: list[FinetuneResult] = []
     failures: list[Failure] = []
     scored: list[str] = []
-    with run_lifecycle(store, kind="finetune", command=command, config=config.describe(),
-                       versions=software_versions(), device=str(device)) as run:
+    with run_lifecycle(
+        store,
+        kind="finetune",
+        command=command,
+        config=config.describe(),
+        versions=software_versions(),
+        device=str(device),
+    ) as run:
         run_id = run.run_id
         for i, model in enumerate(models, 1):
             for number in splits:
                 reporter.message(f"[{i}/{len(models)}] {model} split {number}")
                 try:
-                    result = finetune_model(FinetuneConfig(
-                        model=model, data=config.data, split=number, **config.options(),
-                    ), store, run_id=run_id, reporter=reporter, dataset=datasets[number])
+                    result = finetune_model(
+                        FinetuneConfig(
+                            model=model,
+                            data=config.data,
+                            split=number,
+                            **config.options(),
+                        ),
+                        store,
+                        run_id=run_id,
+                        reporter=reporter,
+                        dataset=datasets[number],
+                    )
                 except ModelError as exc:  # this model only (WeightsError included)
                     failures.append(Failure(model, number, "finetune", exc.one_line()))
                     reporter.message(f"{model}: failed: {exc.one_line()}")
                     continue
                 results.append(result)
                 if result.status == "skipped":
-                    reporter.message(f"{result.model} {result.split}: finished before (test rho "
-                                     f"{_fmt(result.test_rho)}); skipped (--force retrains)")
+                    reporter.message(
+                        f"{result.model} {result.split}: finished before (test rho "
+                        f"{_fmt(result.test_rho)}); skipped (--force retrains)"
+                    )
                 if config.score_penultimate:
-                    scored += _score_penultimate(config, model, number, datasets[number].kind,
-                                                 result, store, brain, failures, reporter)
+                    scored += _score_penultimate(
+                        config, model, number, datasets[number].kind, result, store, brain, failures, reporter
+                    )
         run.status = "completed" if not failures else "failed"
-        run.error = "; ".join(f"{f.model} split {f.split} ({f.stage}): {f.error}"
-                              for f in failures) or None
+        run.error = "; ".join(f"{f.model} split {f.split} ({f.stage}): {f.error}" for f in failures) or None
         run.timings = lambda: {"models": {r.model: r.seconds for r in results}}
-    return StudyResult(run_id=run_id, db=store.path, results=results, failures=failures,
-                       penultimate_model_ids=scored, brain_scored=bool(brain))
+    return StudyResult(
+        run_id=run_id,
+        db=store.path,
+        results=results,
+        failures=failures,
+        penultimate_model_ids=scored,
+        brain_scored=bool(brain),
+    )
 
 
 def _fmt(x) -> str:
     return "-" if x is None else f"{x:.4f}"
 
 
-def _score_penultimate(config: StudyConfig, model: str, number: int, kind: str,
-                       result: FinetuneResult, store: Store, brain: list[str],
-                       failures: list[Failure], reporter: Reporter) -> list[str]:
+def _score_penultimate(
+    config: StudyConfig,
+    model: str,
+    number: int,
+    kind: str,
+    result: FinetuneResult,
+    store: Store,
+    brain: list[str],
+    failures: list[Failure],
+    reporter: Reporter,
+) -> list[str]:
     """Sweep the penultimate layer of the fine-tuned checkpoint and of the pretrained model."""
     from memtool.sweep import SweepConfig, run_sweep
 
@@ -150,16 +199,28 @@ def _score_penultimate(config: StudyConfig, model: str, number: int, kind: str,
     lamem = kind == "lamem"  # sweep the same published split: its test images stay held out
     scored = []
     for spec in specs:
-        options = dict(models=[spec], data=config.data, layers="penultimate", folds=config.folds,
-                       seed=config.recipe.seed, splits=[number] if lamem else None,
-                       limit=config.limit, batch_size=config.recipe.batch_size,
-                       device=config.device, workers=config.workers, n_boot=config.n_boot)
+        options = dict(
+            models=[spec],
+            data=config.data,
+            layers="penultimate",
+            folds=config.folds,
+            seed=config.recipe.seed,
+            splits=[number] if lamem else None,
+            limit=config.limit,
+            batch_size=config.recipe.batch_size,
+            device=config.device,
+            workers=config.workers,
+            n_boot=config.n_boot,
+        )
         if brain:
             options["brain"] = brain
         try:
-            swept = run_sweep(SweepConfig(**options), store.path,
-                              command=f"memtool finetune (penultimate layer of {spec})",
-                              reporter=reporter)
+            swept = run_sweep(
+                SweepConfig(**options),
+                store.path,
+                command=f"memtool finetune (penultimate layer of {spec})",
+                reporter=reporter,
+            )
         except MemtoolError as exc:
             failures.append(Failure(model, number, "penultimate", exc.one_line()))
             reporter.message(f"{spec}: penultimate layer not scored: {exc.one_line()}")

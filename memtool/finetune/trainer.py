@@ -19,22 +19,22 @@ import numpy as np
 import torch
 
 from memtool.errors import DataError, ModelError
-from memtool.finetune import checkpoint as ckpt
 from memtool.finetune.data import ScoredImages, ViewImages, ViewSpec, check_headers, default_workers
 from memtool.finetune.ema import EvaluatedWeights
 from memtool.finetune.optim import Optimisation
 from memtool.finetune.passes import Passes
 from memtool.finetune.recipe import eval_transform, input_config, train_transform
 from memtool.finetune.records import now
+from memtool.finetune.run_state import RunState
 from memtool.finetune.runs import EpochStats, FinetuneResult
-from memtool.finetune.stopping import Progress
 
 
-class Trainer:
+class Trainer(RunState):
     """State of one run between epochs (``finetune_model`` builds and runs it)."""
 
-    def __init__(self, config, dataset, dataset_id, parts, model_name, fid, run_dir, records,
-                 run_id, reporter):
+    def __init__(
+        self, config, dataset, dataset_id, parts, model_name, fid, run_dir, records, run_id, reporter
+    ):
         self.config, self.recipe = config, config.recipe
         self.dataset, self.dataset_id, self.parts = dataset, dataset_id, parts
         self.model_name, self.fid, self.run_dir = model_name, fid, run_dir
@@ -65,8 +65,10 @@ class Trainer:
         self.mean = float(y[parts.train].mean())
         self.std = float(y[parts.train].std())
         if not self.std > 0:
-            raise DataError(f"all {len(parts.train)} training scores of {parts.name} are equal",
-                            hint="memorability scores must vary to learn from them")
+            raise DataError(
+                f"all {len(parts.train)} training scores of {parts.name} are equal",
+                hint="memorability scores must vary to learn from them",
+            )
         self.y = y
         z = (y - self.mean) / self.std
         paths = self.dataset.paths
@@ -95,94 +97,43 @@ class Trainer:
             self.module.to(memory_format=torch.channels_last)
             torch.backends.cudnn.benchmark = True
         self.optim = Optimisation(self.module, recipe, self.head_name, steps_per_epoch, self.device)
-        self.passes = Passes(self.module, self.device, self.optim, recipe.batch_size, self.workers,
-                             self.reporter)
+        self.passes = Passes(
+            self.module, self.device, self.optim, recipe.batch_size, self.workers, self.reporter
+        )
         self.weights = EvaluatedWeights(self.module, recipe.ema_decay)
         self.seconds["load"] = time.perf_counter() - t0
-
-    # -- state -----------------------------------------------------------------------------
-    def _resume(self) -> None:
-        """Load ``last.pt`` (and ``best.pt``) when present; otherwise start afresh."""
-        from memtool.finetune.heads import fold_scaling
-        from memtool.models.weights import apply_state_dict
-
-        self.progress = Progress()
-        self.best_state: dict | None = None
-        _seed_everything(self.recipe.seed)  # augmentation and dropout draw from these
-        self.weights.restart()
-        if not self.last_path.is_file():
-            return  # an old best.pt here is replaced after the first epoch
-        state = ckpt.read_state(self.last_path, finetune_id=self.fid, model_name=self.model_name)
-        apply_state_dict(self.module, state["model_state"], f"training state {self.last_path}", self.model_name)
-        self.optim.load_state_dict(state)
-        ckpt.set_rng_state(state["rng"])
-        self.weights.restart()
-        self.weights.load_state_dict(state["ema"])
-        self.progress = progress = Progress.from_state(state)
-        self.mean, self.std = float(state["target_mean"]), float(state["target_std"])
-
-        best = ckpt.read_best(self.best_path) if self.best_path.is_file() else None
-        if best is not None and best.get("finetune_id") != self.fid:
-            best = None  # another run's file: ignore it
-        if progress.best_epoch == progress.epoch and (best is None or best["epoch"] != progress.epoch):
-            # Killed between last.pt and best.pt: the current weights are the best ones.
-            self.best_state = fold_scaling(self.weights.eval_state(), self.head_name, self.mean, self.std)
-            self._write_best()
-        elif best is None or best["epoch"] != progress.best_epoch:
-            raise ModelError(
-                f"{self.best_path} is missing or from another epoch than the best one "
-                f"({progress.best_epoch}) recorded in {self.last_path}",
-                hint="delete the run's folder (or pass --force) to train it again",
-            )
-        else:
-            self.best_state = dict(best["state_dict"])
-        self.reporter.message(
-            f"{self.model_name}: resuming {self.parts.name} after epoch {progress.epoch}/{self.recipe.epochs}"
-            + (" (already stopped early; evaluating)" if progress.stopped else ""))
-
-    def _write_best(self) -> None:
-        ckpt.save_best(
-            self.best_path, model_name=self.model_name, state_dict=self.best_state,
-            data_config=self.data_config, recipe=self.recipe.describe(), epoch=self.progress.best_epoch,
-            val_rho=self.progress.best_val, finetune_id=self.fid,
-            dataset={"spec": self.dataset.spec, "name": self.dataset.name,
-                     "dataset_id": self.dataset_id, "split": self.parts.name,
-                     "split_number": self.config.split, "folds": self.config.folds,
-                     "seed": self.recipe.seed, "limit": self.config.limit,
-                     "val_fraction": self.recipe.val_fraction, "val_source": self.parts.val_source},
-            target_scaling={"mean": self.mean, "std": self.std, "folded_into_head": True},
-            head=self.head_name, penultimate=self.penultimate,
-        )
-
-    def _save_state(self) -> None:
-        progress = self.progress
-        ckpt.save_state(self.last_path, {
-            "finetune_id": self.fid, "model": self.model_name, "epoch": progress.epoch,
-            "model_state": self.weights.training_state(),  # training, not averaged, weights
-            **self.optim.state_dict(), "ema": self.weights.state_dict(), "rng": ckpt.rng_state(),
-            **{k: v for k, v in progress.state().items() if k != "epoch"},
-            "seconds": self._total_seconds(), "target_mean": self.mean, "target_std": self.std,
-        })
-
-    def _total_seconds(self) -> float:
-        return round(self.progress.previous_seconds + sum(self.seconds.values()), 3)
 
     # -- the run ---------------------------------------------------------------------------
     def run(self) -> FinetuneResult:
         self._setup()
         self._resume()
         recipe, parts = self.recipe, self.parts
-        self.records.upsert_run({
-            "finetune_id": self.fid, "run_id": self.run_id, "model": self.model_name,
-            "random_init": self.config.random_init, "dataset_id": self.dataset_id,
-            "dataset": self.dataset.name, "split": parts.name, "val_source": parts.val_source,
-            "recipe": recipe.describe(), "status": "running", "error": None,
-            "n_train": len(parts.train), "n_val": len(parts.val), "n_test": len(parts.test),
-            "epochs_planned": recipe.epochs, "epochs_done": self.progress.epoch,
-            "penultimate_layer": self.penultimate, "checkpoint": str(self.best_path.resolve()),
-            "out_dir": str(self.run_dir.resolve()), "device": str(self.device),
-            "started_at": now(), "finished_at": None,
-        })
+        self.records.upsert_run(
+            {
+                "finetune_id": self.fid,
+                "run_id": self.run_id,
+                "model": self.model_name,
+                "random_init": self.config.random_init,
+                "dataset_id": self.dataset_id,
+                "dataset": self.dataset.name,
+                "split": parts.name,
+                "val_source": parts.val_source,
+                "recipe": recipe.describe(),
+                "status": "running",
+                "error": None,
+                "n_train": len(parts.train),
+                "n_val": len(parts.val),
+                "n_test": len(parts.test),
+                "epochs_planned": recipe.epochs,
+                "epochs_done": self.progress.epoch,
+                "penultimate_layer": self.penultimate,
+                "checkpoint": str(self.best_path.resolve()),
+                "out_dir": str(self.run_dir.resolve()),
+                "device": str(self.device),
+                "started_at": now(),
+                "finished_at": None,
+            }
+        )
         self.records.drop_epochs_after(self.fid, self.progress.epoch)  # rows of epochs to be repeated
         z_val = (self.y[parts.val] - self.mean) / self.std
         if recipe.head_init == "ridge" and self.progress.resumed_from is None:
@@ -191,26 +142,42 @@ class Trainer:
             epoch = self.progress.epoch + 1
             t0 = time.perf_counter()
             train_loss, seen = self.passes.train_epoch(
-                self.train_set, generator=torch.Generator().manual_seed(recipe.seed * 1_000_003 + epoch),
-                drop_last=self.drop_last, freeze_norm=recipe.bn == "frozen",
-                label=f"epoch {epoch}/{recipe.epochs}: train", after_step=self.weights.update)
+                self.train_set,
+                generator=torch.Generator().manual_seed(recipe.seed * 1_000_003 + epoch),
+                drop_last=self.drop_last,
+                freeze_norm=recipe.bn == "frozen",
+                label=f"epoch {epoch}/{recipe.epochs}: train",
+                after_step=self.weights.update,
+            )
             t_train = time.perf_counter() - t0
             if not math.isfinite(train_loss):
-                raise ModelError(f"training of {self.model_name} diverged in epoch {epoch} (loss {train_loss})",
-                                 hint=f"lower --lr (now {recipe.lr:g})")
+                raise ModelError(
+                    f"training of {self.model_name} diverged in epoch {epoch} (loss {train_loss})",
+                    hint=f"lower --lr (now {recipe.lr:g})",
+                )
             t0 = time.perf_counter()
             with self.weights.evaluated():
                 val_pred = self._predict(self.val_set, f"epoch {epoch}/{recipe.epochs}: validate")
                 t_eval = time.perf_counter() - t0
-                self._end_epoch(epoch, train_loss, val_pred, z_val, self.optim.backbone_lr(), t_train,
-                                t_eval, seen)
+                self._end_epoch(
+                    epoch, train_loss, val_pred, z_val, self.optim.backbone_lr(), t_train, t_eval, seen
+                )
         return self._finish()
 
     def _predict(self, dataset, label: str) -> np.ndarray:
         return self.passes.predict(dataset, label, tta_flip=self.recipe.tta_flip)
 
-    def _end_epoch(self, epoch: int, train_loss: float, val_pred: np.ndarray, z_val: np.ndarray,
-                   lr: float, t_train: float, t_eval: float, seen: int) -> None:
+    def _end_epoch(
+        self,
+        epoch: int,
+        train_loss: float,
+        val_pred: np.ndarray,
+        z_val: np.ndarray,
+        lr: float,
+        t_train: float,
+        t_eval: float,
+        seen: int,
+    ) -> None:
         """Early-stopping bookkeeping, the epoch's row, last.pt and (if improved) best.pt.
         Runs with the evaluated weights in the module."""
         from memtool.finetune.heads import fold_scaling
@@ -223,15 +190,28 @@ class Trainer:
         self.seconds["eval"] += t_eval
         t0 = time.perf_counter()
         improved = progress.record(epoch, val_rho, patience=recipe.patience, epochs=recipe.epochs)
-        stats = EpochStats(epoch, train_loss, val_loss, val_rho, lr, round(t_train, 4),
-                           round(t_eval, 4), seen / t_train if t_train > 0 else float("nan"),
-                           improved)
+        stats = EpochStats(
+            epoch,
+            train_loss,
+            val_loss,
+            val_rho,
+            lr,
+            round(t_train, 4),
+            round(t_eval, 4),
+            seen / t_train if t_train > 0 else float("nan"),
+            improved,
+        )
         progress.history.append(stats)
-        self.records.write_epoch({"finetune_id": self.fid, **vars(stats)}, {
-            "epochs_done": epoch, "best_epoch": progress.best_epoch,
-            "best_val_rho": progress.best_val_rho,
-            "stopped_early": progress.stopped, "seconds": self._total_seconds(),
-        })
+        self.records.write_epoch(
+            {"finetune_id": self.fid, **vars(stats)},
+            {
+                "epochs_done": epoch,
+                "best_epoch": progress.best_epoch,
+                "best_val_rho": progress.best_val_rho,
+                "stopped_early": progress.stopped,
+                "seconds": self._total_seconds(),
+            },
+        )
         if improved:
             self.best_state = fold_scaling(self.weights.cpu_state(), self.head_name, self.mean, self.std)
         self._save_state()
@@ -243,7 +223,8 @@ class Trainer:
             f"{self.model_name} {parts.name} {what}: train loss "
             f"{train_loss:.4f}, val loss {val_loss:.4f}, val rho {val_rho:.4f}"
             + (" (best)" if improved else "")
-            + (f"; no gain for {progress.bad_epochs} epochs: stopping" if progress.stopped else ""))
+            + (f"; no gain for {progress.bad_epochs} epochs: stopping" if progress.stopped else "")
+        )
 
     def _linear_probe(self, z_val: np.ndarray) -> None:
         """LP-FT's first step: the head becomes the sweep's ridge readout of the penultimate
@@ -256,10 +237,14 @@ class Trainer:
         z_train = (self.y[parts.train] - self.mean) / self.std
         train_x = self.passes.head_inputs(self.train_eval_set, head, "linear probe: features")
         published = parts.val_source == "published"
-        val_x = (self.passes.head_inputs(self.val_set, head, "linear probe: validation features")
-                 if published else None)
-        weight, bias, alpha = ridge_head(train_x, z_train, val_features=val_x,
-                                         val_z=z_val if published else None)
+        val_x = (
+            self.passes.head_inputs(self.val_set, head, "linear probe: validation features")
+            if published
+            else None
+        )
+        weight, bias, alpha = ridge_head(
+            train_x, z_train, val_features=val_x, val_z=z_val if published else None
+        )
         set_head(head, weight, bias)
         self.probe_alpha = alpha
         train_loss = float(np.mean((train_x @ weight + bias - z_train) ** 2))
@@ -268,8 +253,9 @@ class Trainer:
         t0 = time.perf_counter()
         with self.weights.evaluated():
             val_pred = self._predict(self.val_set, "linear probe: validate")
-            self._end_epoch(0, train_loss, val_pred, z_val, 0.0, t_train,
-                            time.perf_counter() - t0, len(parts.train))
+            self._end_epoch(
+                0, train_loss, val_pred, z_val, 0.0, t_train, time.perf_counter() - t0, len(parts.train)
+            )
 
     def _finish(self) -> FinetuneResult:
         from memtool.models.weights import weights_digest
@@ -283,48 +269,77 @@ class Trainer:
         test_pred = self._predict(self.test_set, "test")
         test_rho = spearman(test_pred, y_test)
         low, high = bootstrap_spearman_ci(test_pred, y_test, n_boot=self.config.n_boot, seed=self.recipe.seed)
-        test_loss = float(np.mean(((test_pred - self.mean) / self.std - (y_test - self.mean) / self.std) ** 2))
+        test_loss = float(
+            np.mean(((test_pred - self.mean) / self.std - (y_test - self.mean) / self.std) ** 2)
+        )
         self.seconds["eval"] += time.perf_counter() - t0
 
         model_id = f"{self.model_name}@{weights_digest(_StateView(self.best_state))}"
         total = self._total_seconds()
         self.records.update_run(
-            self.fid, status="completed", error=None, test_rho=test_rho, test_ci_low=low,
-            test_ci_high=high, test_loss=test_loss, finetuned_model_id=model_id,
-            epochs_done=progress.epoch, best_epoch=progress.best_epoch,
+            self.fid,
+            status="completed",
+            error=None,
+            test_rho=test_rho,
+            test_ci_low=low,
+            test_ci_high=high,
+            test_loss=test_loss,
+            finetuned_model_id=model_id,
+            epochs_done=progress.epoch,
+            best_epoch=progress.best_epoch,
             best_val_rho=progress.best_val_rho,
-            stopped_early=progress.stopped, seconds=total, finished_at=now(),
+            stopped_early=progress.stopped,
+            seconds=total,
+            finished_at=now(),
         )
-        self.records.write_evaluation({
-            "predictor_id": model_id, "predictor": str(self.best_path.resolve()),
-            "dataset_id": self.dataset_id, "dataset": self.dataset.name, "split": parts.name,
-            "part": "test", "n_images": len(parts.test), "rho": test_rho, "ci_low": low,
-            "ci_high": high, "n_boot": self.config.n_boot, "seconds": round(time.perf_counter() - t0, 3),
-        })
+        self.records.write_evaluation(
+            {
+                "predictor_id": model_id,
+                "predictor": str(self.best_path.resolve()),
+                "dataset_id": self.dataset_id,
+                "dataset": self.dataset.name,
+                "split": parts.name,
+                "part": "test",
+                "n_images": len(parts.test),
+                "rho": test_rho,
+                "ci_low": low,
+                "ci_high": high,
+                "n_boot": self.config.n_boot,
+                "seconds": round(time.perf_counter() - t0, 3),
+            }
+        )
         self.reporter.message(
             f"{self.model_name} {parts.name}: best epoch {progress.best_epoch}, test rho {test_rho:.4f} "
-            f"[{low:.3f}, {high:.3f}] on {len(parts.test)} images")
-        return FinetuneResult(
-            finetune_id=self.fid, model=self.model_name, dataset=self.dataset.name,
-            dataset_id=self.dataset_id, split=parts.name, status="completed",
-            checkpoint=self.best_path, run_dir=self.run_dir, epochs=list(progress.history),
-            best_epoch=progress.best_epoch, best_val_rho=progress.best_val_rho,
-            stopped_early=progress.stopped, test_rho=test_rho, test_ci=(low, high),
-            n_train=len(parts.train), n_val=len(parts.val), n_test=len(parts.test),
-            val_source=parts.val_source, penultimate_layer=self.penultimate,
-            finetuned_model_id=model_id, resumed_from=progress.resumed_from,
-            seconds={**{k: round(v, 3) for k, v in self.seconds.items()}, "total": total},
-            test_paths=[self.dataset.paths[i] for i in parts.test], test_predictions=test_pred,
-            module=self.module, data_config=self.data_config,
+            f"[{low:.3f}, {high:.3f}] on {len(parts.test)} images"
         )
-
-
-def _seed_everything(seed: int) -> None:
-    import random
-
-    torch.manual_seed(seed)  # CPU and every CUDA device
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
+        return FinetuneResult(
+            finetune_id=self.fid,
+            model=self.model_name,
+            dataset=self.dataset.name,
+            dataset_id=self.dataset_id,
+            split=parts.name,
+            status="completed",
+            checkpoint=self.best_path,
+            run_dir=self.run_dir,
+            epochs=list(progress.history),
+            best_epoch=progress.best_epoch,
+            best_val_rho=progress.best_val_rho,
+            stopped_early=progress.stopped,
+            test_rho=test_rho,
+            test_ci=(low, high),
+            n_train=len(parts.train),
+            n_val=len(parts.val),
+            n_test=len(parts.test),
+            val_source=parts.val_source,
+            penultimate_layer=self.penultimate,
+            finetuned_model_id=model_id,
+            resumed_from=progress.resumed_from,
+            seconds={**{k: round(v, 3) for k, v in self.seconds.items()}, "total": total},
+            test_paths=[self.dataset.paths[i] for i in parts.test],
+            test_predictions=test_pred,
+            module=self.module,
+            data_config=self.data_config,
+        )
 
 
 class _StateView:

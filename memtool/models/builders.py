@@ -46,9 +46,11 @@ def transform_from_config(data_config: dict):
     import timm.data
 
     return timm.data.create_transform(
-        input_size=tuple(int(v) for v in data_config["input_size"]), is_training=False,
+        input_size=tuple(int(v) for v in data_config["input_size"]),
+        is_training=False,
         interpolation=str(data_config.get("interpolation", "bilinear")),
-        mean=tuple(data_config["mean"]), std=tuple(data_config["std"]),
+        mean=tuple(data_config["mean"]),
+        std=tuple(data_config["std"]),
         crop_pct=float(data_config.get("crop_pct", 0.875)),
     )
 
@@ -67,7 +69,9 @@ def _load_timm(arch, name, ckpt, random_init, num_classes):
 
     def from_file(path) -> nn.Module:
         try:
-            return timm.create_model(arch, pretrained=True, pretrained_cfg_overlay={"file": str(path)}, **kwargs)
+            return timm.create_model(
+                arch, pretrained=True, pretrained_cfg_overlay={"file": str(path)}, **kwargs
+            )
         except Exception as exc:
             raise WeightsError(
                 f"cannot load {path} into {name}: {first_line(exc)}",
@@ -88,10 +92,15 @@ def _load_timm(arch, name, ckpt, random_init, num_classes):
     elif random_init:
         module, source = create(), "random-init"
     else:
-        module, source = resolve(weights_cfg("timm", arch, name), {
-            "hf-cache": from_file, "torch-cache": from_file, "package": from_package,
-            "download": lambda _: timm.create_model(arch, pretrained=True, **kwargs),
-        })
+        module, source = resolve(
+            weights_cfg("timm", arch, name),
+            {
+                "hf-cache": from_file,
+                "torch-cache": from_file,
+                "package": from_package,
+                "download": lambda _: timm.create_model(arch, pretrained=True, **kwargs),
+            },
+        )
 
     cfg = timm.data.resolve_model_data_config(module)
     if source.startswith("package:"):
@@ -114,8 +123,10 @@ def _load_torchvision(arch, name, ckpt, random_init, num_classes):
         except Exception as exc:
             if weights is None:
                 raise ModelError(f"cannot build {name}: {first_line(exc)}") from exc
-            raise WeightsError(f"cannot load the weights of {name}: {first_line(exc)}",
-                               hint="delete the damaged cache file and fetch it again") from exc
+            raise WeightsError(
+                f"cannot load the weights of {name}: {first_line(exc)}",
+                hint="delete the damaged cache file and fetch it again",
+            ) from exc
 
     if ckpt is not None:
         module = build(**kwargs)
@@ -125,15 +136,19 @@ def _load_torchvision(arch, name, ckpt, random_init, num_classes):
         module, source = build(**kwargs), "random-init"
     else:
         # torchvision reads its own cache first, so a cache hit and a download load alike.
-        module, source = resolve(weights_cfg("torchvision", arch, name),
-                                 {"torch-cache": lambda _: build(default), "download": lambda _: build(default)})
+        module, source = resolve(
+            weights_cfg("torchvision", arch, name),
+            {"torch-cache": lambda _: build(default), "download": lambda _: build(default)},
+        )
         if num_classes is not None and num_classes != len(default.meta.get("categories") or ()):
             replace_head(module, num_classes, name)
 
     # The architecture's own preprocessing, also for random init; ImageNet's otherwise.
     transform = default.transforms() if default is not None else ImageClassification(crop_size=224)
     crop, resize = transform.crop_size[0], transform.resize_size[0]
-    config = data_config((3, crop, crop), transform.mean, transform.std, transform.interpolation.value, crop / resize)
+    config = data_config(
+        (3, crop, crop), transform.mean, transform.std, transform.interpolation.value, crop / resize
+    )
     return module, config, transform, source
 
 

@@ -106,8 +106,7 @@ def _penultimate(module: nn.Module) -> str:
             return f"{parent_name}.{siblings[position - 1]}" if parent_name else siblings[position - 1]
         name = parent_name
     raise ModelError(
-        f"the classifier of this {type(module).__name__} is its first module, "
-        "so no layer feeds it",
+        f"the classifier of this {type(module).__name__} is its first module, so no layer feeds it",
         hint="select layers with a regex instead",
     )
 

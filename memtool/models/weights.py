@@ -50,7 +50,7 @@ def short_path(path: str | Path) -> str:
     """``path`` with the home directory written as ``~`` (for messages)."""
     text = str(path)
     home = str(Path.home())
-    return "~" + text[len(home):] if home != "/" and text.startswith(home) else text
+    return "~" + text[len(home) :] if home != "/" and text.startswith(home) else text
 
 
 # --------------------------------------------------------------------------- caches
@@ -148,7 +148,7 @@ class Checkpoint:
 def _strip_prefix(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     for prefix in ("module.", "_orig_mod."):  # DataParallel / torch.compile wrappers
         if state and all(key.startswith(prefix) for key in state):
-            state = {key[len(prefix):]: value for key, value in state.items()}
+            state = {key[len(prefix) :]: value for key, value in state.items()}
     return dict(state)
 
 
@@ -190,8 +190,10 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
                     data_config = dict(obj["data_config"])
                 obj = obj[key]
                 break
-    if not isinstance(obj, Mapping) or not obj or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()
+    if (
+        not isinstance(obj, Mapping)
+        or not obj
+        or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
     ):
         raise WeightsError(f"checkpoint {path} holds no state dict (name -> tensor)", hint=hint)
     return Checkpoint(path, _strip_prefix(obj), model_name, num_classes, data_config)
@@ -207,14 +209,17 @@ def _require_torch_format(path: Path, hint: str) -> None:
         with open(path, "rb") as handle:
             head = handle.read(4)
     except OSError as exc:
-        raise WeightsError(f"cannot read checkpoint {path}: {exc.strerror}",
-                           hint="check the file's permissions") from None
+        raise WeightsError(
+            f"cannot read checkpoint {path}: {exc.strerror}", hint="check the file's permissions"
+        ) from None
     if not head:
         raise WeightsError(f"checkpoint {path} is empty (0 bytes): not a checkpoint", hint=hint)
     if head != _ZIP_MAGIC and head[0] != _PICKLE_PROTOCOL:
         raise WeightsError(
             f"{path} is not a checkpoint: it is neither a PyTorch file (zip archive or pickle) "
-            f"nor .safetensors (first bytes {head.hex()})", hint=hint)
+            f"nor .safetensors (first bytes {head.hex()})",
+            hint=hint,
+        )
 
 
 def _unreadable(path: Path, exc: Exception, hint: str) -> WeightsError:
@@ -228,14 +233,18 @@ def _unreadable(path: Path, exc: Exception, hint: str) -> WeightsError:
             f"checkpoint {path} holds Python objects besides tensors ({found.group(1)}), "
             "which memtool does not unpickle",
             hint="re-save only the tensors where it was made: torch.save(model.state_dict(), FILE), "
-                 "or save it as .safetensors")
+            "or save it as .safetensors",
+        )
     text = re.sub(r"(?s)Weights only load failed.*?(?=(WeightsUnpickler|Unpickler) error|$)", "", text)
-    lines = [line.strip() for line in text.splitlines()
-             if line.strip() and "weights_only" not in line]
-    first = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (
-        lines[0] if lines else type(exc).__name__)
-    return WeightsError(f"cannot read checkpoint {path}: it is damaged or not a checkpoint ({first})",
-                        hint=hint)
+    lines = [line.strip() for line in text.splitlines() if line.strip() and "weights_only" not in line]
+    first = (
+        " ".join(lines[:2])
+        if lines and lines[0].endswith(":")
+        else (lines[0] if lines else type(exc).__name__)
+    )
+    return WeightsError(
+        f"cannot read checkpoint {path}: it is damaged or not a checkpoint ({first})", hint=hint
+    )
 
 
 def _first(items: list[str], n: int = 3) -> str:
@@ -262,7 +271,9 @@ def state_dict_problems(own: Mapping[str, torch.Tensor], state: Mapping[str, tor
     if unexpected:
         problems.append(f"unexpected keys {_first(unexpected)}")
     if shapes:
-        problems.append(f"shape mismatch: {shapes[0]}" + (f" (+{len(shapes) - 1} more)" if len(shapes) > 1 else ""))
+        problems.append(
+            f"shape mismatch: {shapes[0]}" + (f" (+{len(shapes) - 1} more)" if len(shapes) > 1 else "")
+        )
     return problems
 
 

@@ -12,5 +12,13 @@ from memtool.pipeline.config import DEMO_MODEL, TARGET, ModelOutcome, SweepConfi
 from memtool.pipeline.context import SweepContext, build_context
 from memtool.pipeline.model import sweep_model
 
-__all__ = ["DEMO_MODEL", "TARGET", "ModelOutcome", "SweepConfig", "SweepContext", "SweepResult",
-           "build_context", "sweep_model"]
+__all__ = [
+    "DEMO_MODEL",
+    "TARGET",
+    "ModelOutcome",
+    "SweepConfig",
+    "SweepContext",
+    "SweepResult",
+    "build_context",
+    "sweep_model",
+]

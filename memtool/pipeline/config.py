@@ -62,12 +62,21 @@ class ModelOutcome:
     exit_code: int | None = None  # the failure's exit code, when known (local engine)
 
     @classmethod
-    def failed(cls, name: str, error: str, seconds: float,
-               exit_code: int | None = None) -> "ModelOutcome":
+    def failed(cls, name: str, error: str, seconds: float, exit_code: int | None = None) -> "ModelOutcome":
         """A model whose task failed: nothing scored, the error kept."""
-        return cls(name=name, model_id="", weights_source="", n_layers=0, n_scored=0,
-                   n_skipped=0, n_aliases=0, n_passes=0, seconds={"total": seconds},
-                   error=error, exit_code=exit_code)
+        return cls(
+            name=name,
+            model_id="",
+            weights_source="",
+            n_layers=0,
+            n_scored=0,
+            n_skipped=0,
+            n_aliases=0,
+            n_passes=0,
+            seconds={"total": seconds},
+            error=error,
+            exit_code=exit_code,
+        )
 
 
 @dataclass

@@ -32,17 +32,29 @@ class SweepContext:
         ds = self.dataset
         scores = ds.scores
         return {
-            "dataset_id": self.dataset_id, "name": ds.name, "kind": ds.kind, "spec": ds.spec,
-            "root": str(ds.root), "n_images": len(ds.items), "n_splits": len(ds.splits),
-            "split_kind": ds.split_kind, "ceiling": ds.ceiling, "citation": ds.citation,
-            "options": ds.options, "score_mean": float(scores.mean()),
+            "dataset_id": self.dataset_id,
+            "name": ds.name,
+            "kind": ds.kind,
+            "spec": ds.spec,
+            "root": str(ds.root),
+            "n_images": len(ds.items),
+            "n_splits": len(ds.splits),
+            "split_kind": ds.split_kind,
+            "ceiling": ds.ceiling,
+            "citation": ds.citation,
+            "options": ds.options,
+            "score_mean": float(scores.mean()),
             "score_std": float(scores.std()),
         }
 
     def setup_row(self) -> dict:
-        return {"setup_id": self.setup_id, "dataset_id": self.dataset_id,
-                "reducer": self.reducer.spec, "readout": self.readout.describe(),
-                "description": {"target": TARGET, "split_kind": self.dataset.split_kind}}
+        return {
+            "setup_id": self.setup_id,
+            "dataset_id": self.dataset_id,
+            "reducer": self.reducer.spec,
+            "readout": self.readout.describe(),
+            "description": {"target": TARGET, "split_kind": self.dataset.split_kind},
+        }
 
     def setups(self) -> list[tuple[str, str]]:
         """(setup_id, target) of every target the sweep scores: memorability, then brain."""
@@ -57,21 +69,39 @@ def build_context(config: SweepConfig) -> SweepContext:
     from memtool.scoring.readout import ReadoutConfig
 
     if config.checkpoint and len(config.models) != 1:
-        raise UsageError("--checkpoint applies to one model, but several were given",
-                         hint="run one sweep per checkpoint")
+        raise UsageError(
+            "--checkpoint applies to one model, but several were given", hint="run one sweep per checkpoint"
+        )
     device = resolve_device(config.device)
     reducer = make_reducer(config.reducer, seed=config.seed)
     readout = ReadoutConfig(n_boot=config.n_boot, seed=config.seed)
-    dataset = load_memorability(config.data, folds=config.folds, seed=config.seed,
-                                splits=config.splits, limit=config.limit, validate=True)
+    dataset = load_memorability(
+        config.data,
+        folds=config.folds,
+        seed=config.seed,
+        splits=config.splits,
+        limit=config.limit,
+        validate=True,
+    )
     dataset_id = dataset.fingerprint()
-    setup_id = digest({"dataset": dataset_id, "reducer": reducer.spec,
-                       "readout": readout.describe(), "target": TARGET})
+    setup_id = digest(
+        {"dataset": dataset_id, "reducer": reducer.spec, "readout": readout.describe(), "target": TARGET}
+    )
     brain, reference = _brain_targets(config, reducer, device) if config.brain else ([], None)
     # decoded uint8 images are kept for later models/passes in a quarter of the budget
     decoded = DecodeCache(int(config.memory_budget_gb * 2**30 / 4))
-    return SweepContext(config, dataset, dataset_id, reducer, readout, setup_id, device, brain,
-                        decoded=decoded, reference=reference)
+    return SweepContext(
+        config,
+        dataset,
+        dataset_id,
+        reducer,
+        readout,
+        setup_id,
+        device,
+        brain,
+        decoded=decoded,
+        reference=reference,
+    )
 
 
 def _brain_targets(config: SweepConfig, reducer, device) -> tuple[list, object]:
@@ -80,9 +110,13 @@ def _brain_targets(config: SweepConfig, reducer, device) -> tuple[list, object]:
 
     check_registry_specs(config.brain)  # unknown benchmark ids first, then (before any
     reference = _brainscore_reference(config)  # data is loaded) the PCA reference images
-    targets = load_brain_targets(config.brain, seed=config.seed,
-                                 regression=config.brain_regression,
-                                 impl=config.brain_regression_impl, device=device)
+    targets = load_brain_targets(
+        config.brain,
+        seed=config.seed,
+        regression=config.brain_regression,
+        impl=config.brain_regression_impl,
+        device=device,
+    )
     for t in targets:
         t.features = features_mode(config, kind=t.kind)
         if t.features == "brainscore" and reference is None:
@@ -119,8 +153,16 @@ def brain_features(target, reducer, reference) -> tuple[str, dict]:
         from memtool.extract.brainscore_pca import N_COMPONENTS, features_spec
 
         return features_spec(reference), {
-            "features": "brainscore", "reference_set": reference.fingerprint,
-            "reference_source": reference.source, "n_reference": len(reference.paths),
-            "n_components": N_COMPONENTS}
-    return reducer.spec, {"features": "reducer", "reference_set": None,
-                          "reference_source": None, "n_reference": None, "n_components": None}
+            "features": "brainscore",
+            "reference_set": reference.fingerprint,
+            "reference_source": reference.source,
+            "n_reference": len(reference.paths),
+            "n_components": N_COMPONENTS,
+        }
+    return reducer.spec, {
+        "features": "reducer",
+        "reference_set": None,
+        "reference_source": None,
+        "n_reference": None,
+        "n_components": None,
+    }

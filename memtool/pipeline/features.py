@@ -28,9 +28,12 @@ def reducer_features(run) -> Features:
     from memtool.extract.tap import plan_passes
 
     reducer, budget = run.ctx.reducer, run.ctx.config.budget_bytes
-    return Features(transform=run.loaded.transform, autocast=run.ctx.device.type == "cuda",
-                    plan=lambda layers, n: plan_passes(layers, reducer, n, budget),
-                    prepare=lambda group: reducer)
+    return Features(
+        transform=run.loaded.transform,
+        autocast=run.ctx.device.type == "cuda",
+        plan=lambda layers, n: plan_passes(layers, reducer, n, budget),
+        prepare=lambda group: reducer,
+    )
 
 
 def brainscore_features(run) -> Features:
@@ -46,8 +49,9 @@ def brainscore_features(run) -> Features:
     ctx, reference = run.ctx, run.ctx.reference
     config, device = ctx.config, ctx.device
     transform = bp.brainscore_transform(run.loaded.data_config)
-    cache = bp.ComponentCache(bp.cache_root(), run.model_id, reference,
-                              bp.brainscore_preprocessing(run.loaded.data_config))
+    cache = bp.ComponentCache(
+        bp.cache_root(), run.model_id, reference, bp.brainscore_preprocessing(run.loaded.data_config)
+    )
     run.seconds.setdefault("brain_pca", 0.0)
 
     def plan(layers, n_stimuli: int) -> list[list]:
@@ -56,12 +60,22 @@ def brainscore_features(run) -> Features:
     def prepare(group) -> bp.BrainscoreFeatures:
         t0 = time.perf_counter()
         fits = bp.group_components(
-            run.model, group, reference, transform, device, cache, batch_size=config.batch_size,
-            workers=run.workers, start_task=lambda k: run.reporter.task(
+            run.model,
+            group,
+            reference,
+            transform,
+            device,
+            cache,
+            batch_size=config.batch_size,
+            workers=run.workers,
+            start_task=lambda k: run.reporter.task(
                 f"Brain-Score PCA: {k} layers on {len(reference.paths)} reference images",
-                len(reference.paths)))
+                len(reference.paths),
+            ),
+        )
         run.seconds["brain_pca"] += time.perf_counter() - t0
         return bp.BrainscoreFeatures(fits, reference)
 
-    return Features(transform=transform, autocast=False, plan=plan, prepare=prepare,
-                    label=" (Brain-Score features)")
+    return Features(
+        transform=transform, autocast=False, plan=plan, prepare=prepare, label=" (Brain-Score features)"
+    )

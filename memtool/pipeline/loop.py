@@ -77,8 +77,14 @@ def _pass(run: ModelRun, target, layers: list, reducer, features, note: str) -> 
     t0 = time.perf_counter()
     task = run.reporter.task(f"{target.prefix}extract {len(layers)} layers{note}", n)
     with LayerTap(run.model, layers, reducer, n) as tap:
-        run_batches(run.model, tap, image_batches(ctx, target.stimuli, features.transform, run.workers),
-                    ctx.device, autocast=features.autocast, on_batch=task.advance)
+        run_batches(
+            run.model,
+            tap,
+            image_batches(ctx, target.stimuli, features.transform, run.workers),
+            ctx.device,
+            autocast=features.autocast,
+            on_batch=task.advance,
+        )
     task.close()
     seconds[f"{target.timing}extract"] += time.perf_counter() - t0
 
@@ -86,7 +92,7 @@ def _pass(run: ModelRun, target, layers: list, reducer, features, note: str) -> 
     task = run.reporter.task(f"{target.prefix}score layers", len(layers))
     step = ctx.config.commit_every
     for c0 in range(0, len(layers), step):
-        chunk = layers[c0:c0 + step]
+        chunk = layers[c0 : c0 + step]
         feats, took = [], []
         for p in chunk:
             t_layer = time.perf_counter()

@@ -32,11 +32,17 @@ def sweep_model(spec: str, ctx, sink, run_id: str, reporter) -> ModelOutcome:
     for target in brain:
         if target.features != "brainscore":
             score_targets(run, reducer_features(run), [target])
-    return ModelOutcome(name=run.loaded.name, model_id=run.model_id,
-                        weights_source=run.loaded.weights_source, n_layers=n_selected,
-                        n_scored=memorability.todo[TARGET], n_skipped=memorability.skipped[TARGET],
-                        n_aliases=n_alias, n_passes=memorability.n_groups,
-                        seconds={k: round(v, 3) for k, v in run.seconds.items()})
+    return ModelOutcome(
+        name=run.loaded.name,
+        model_id=run.model_id,
+        weights_source=run.loaded.weights_source,
+        n_layers=n_selected,
+        n_scored=memorability.todo[TARGET],
+        n_skipped=memorability.skipped[TARGET],
+        n_aliases=n_alias,
+        n_passes=memorability.n_groups,
+        seconds={k: round(v, 3) for k, v in run.seconds.items()},
+    )
 
 
 def _load_and_probe(spec: str, ctx, sink, run_id: str, reporter) -> tuple[ModelRun, int, int]:
@@ -75,25 +81,52 @@ def _load_and_probe(spec: str, ctx, sink, run_id: str, reporter) -> tuple[ModelR
     # A selected layer that aliases an unselected one is scored through that one.
     wanted = {by_name[l.name].alias_of or l.name for l in selected}
     model_id = f"{loaded.name}@{loaded.weights_id}"
-    sink.upsert_model({
-        "model_id": model_id, "name": loaded.name, "source": loaded.source, "arch": loaded.arch,
-        "weights_source": loaded.weights_source, "weights_id": loaded.weights_id,
-        "n_params": int(loaded.n_params), "n_layers": len(probed_all),
-        "input_size": "x".join(str(s) for s in loaded.data_config.get("input_size", ())),
-        "data_config": {k: (list(v) if isinstance(v, tuple) else v)
-                        for k, v in loaded.data_config.items()},
-    })
-    sink.replace_layers(model_id, [{
-        "model_id": model_id, "layer_name": p.name, "layer_index": p.index,
-        "exec_order": p.exec_order, "relative_depth": depth.get(p.name),
-        "module_type": p.module_type, "output_shape": p.shape_text(),
-        "n_features": p.n_features, "alias_of": p.alias_of,
-    } for p in probed_all])
+    sink.upsert_model(
+        {
+            "model_id": model_id,
+            "name": loaded.name,
+            "source": loaded.source,
+            "arch": loaded.arch,
+            "weights_source": loaded.weights_source,
+            "weights_id": loaded.weights_id,
+            "n_params": int(loaded.n_params),
+            "n_layers": len(probed_all),
+            "input_size": "x".join(str(s) for s in loaded.data_config.get("input_size", ())),
+            "data_config": {
+                k: (list(v) if isinstance(v, tuple) else v) for k, v in loaded.data_config.items()
+            },
+        }
+    )
+    sink.replace_layers(
+        model_id,
+        [
+            {
+                "model_id": model_id,
+                "layer_name": p.name,
+                "layer_index": p.index,
+                "exec_order": p.exec_order,
+                "relative_depth": depth.get(p.name),
+                "module_type": p.module_type,
+                "output_shape": p.shape_text(),
+                "n_features": p.n_features,
+                "alias_of": p.alias_of,
+            }
+            for p in probed_all
+        ],
+    )
     seconds["probe"] = round(time.perf_counter() - t0, 3)
     workers = config.workers if config.workers is not None else default_workers(device.type)
-    run = ModelRun(ctx=ctx, sink=sink, run_id=run_id, reporter=reporter, model=model,
-                   loaded=loaded, model_id=model_id,
-                   probed=[p for p in probed_all if p.name in wanted], workers=workers,
-                   seconds=seconds)
+    run = ModelRun(
+        ctx=ctx,
+        sink=sink,
+        run_id=run_id,
+        reporter=reporter,
+        model=model,
+        loaded=loaded,
+        model_id=model_id,
+        probed=[p for p in probed_all if p.name in wanted],
+        workers=workers,
+        seconds=seconds,
+    )
     n_alias = sum(by_name[l.name].alias_of is not None for l in selected)
     return run, len(selected), n_alias

@@ -21,8 +21,10 @@ class PreflightError(MemtoolError):
         self.problems = problems
         self.exit_code = problems[0][1].exit_code
         text = "; ".join(f"{spec}: {exc.one_line()}" for spec, exc in problems)
-        super().__init__(f"{len(problems)} of the models cannot be swept, nothing was run: {text}",
-                         hint="fix them (or leave them out) and rerun")
+        super().__init__(
+            f"{len(problems)} of the models cannot be swept, nothing was run: {text}",
+            hint="fix them (or leave them out) and rerun",
+        )
 
 
 def check_options(config) -> None:
@@ -30,11 +32,14 @@ def check_options(config) -> None:
     if config.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, not {config.batch_size}")
     if config.workers is not None and config.workers < 0:
-        raise UsageError(f"--workers must be 0 or more, not {config.workers}",
-                         hint="0 loads images in the main process")
+        raise UsageError(
+            f"--workers must be 0 or more, not {config.workers}", hint="0 loads images in the main process"
+        )
     if not config.memory_budget_gb > 0:
-        raise UsageError(f"--memory-budget must be a positive number of GiB, not {config.memory_budget_gb:g}",
-                         hint="the default is 4; a budget smaller than one layer's features is refused")
+        raise UsageError(
+            f"--memory-budget must be a positive number of GiB, not {config.memory_budget_gb:g}",
+            hint="the default is 4; a budget smaller than one layer's features is refused",
+        )
     if config.n_boot < 0:
         raise UsageError(f"--n-boot must be 0 or more, not {config.n_boot}")
     if config.commit_every < 1:
@@ -49,8 +54,7 @@ def check_models(config) -> None:
     problems: list[tuple[str, MemtoolError]] = []
     for spec in config.models:
         try:
-            check_model(spec, config.layers, checkpoint=config.checkpoint,
-                        random_init=config.random_init)
+            check_model(spec, config.layers, checkpoint=config.checkpoint, random_init=config.random_init)
         except MemtoolError as exc:
             problems.append((spec, exc))
     if len(problems) == 1:
@@ -59,8 +63,7 @@ def check_models(config) -> None:
         raise PreflightError(problems)
 
 
-def check_model(spec: str, layers: str, *, checkpoint: str | None = None,
-                random_init: bool = False) -> None:
+def check_model(spec: str, layers: str, *, checkpoint: str | None = None, random_init: bool = False) -> None:
     """Everything about one model that can be known without its weights; raises MemtoolError."""
     from memtool.models import weights as W
     from memtool.models.layers import enumerate_layers
@@ -73,8 +76,10 @@ def check_model(spec: str, layers: str, *, checkpoint: str | None = None,
             raise UsageError(f"the model {spec} is itself a checkpoint file; do not also pass --checkpoint")
         ckpt = W.read_checkpoint(arch)
         if not ckpt.model_name:
-            raise WeightsError(f"checkpoint {ckpt.path} does not name its model",
-                                 hint=f"give the model and the file, e.g. resnet50 --checkpoint {ckpt.path}")
+            raise WeightsError(
+                f"checkpoint {ckpt.path} does not name its model",
+                hint=f"give the model and the file, e.g. resnet50 --checkpoint {ckpt.path}",
+            )
         source, arch = parse_model_spec(ckpt.model_name)
     elif checkpoint is not None:
         ckpt = W.read_checkpoint(checkpoint)
@@ -84,8 +89,10 @@ def check_model(spec: str, layers: str, *, checkpoint: str | None = None,
     if ckpt is not None:
         problems = W.state_dict_problems(module.state_dict(), ckpt.state_dict)
         if problems:
-            raise WeightsError(f"checkpoint {ckpt.path} does not fit {arch}: " + "; ".join(problems),
-                                 hint="load it with the model it was saved from")
+            raise WeightsError(
+                f"checkpoint {ckpt.path} does not fit {arch}: " + "; ".join(problems),
+                hint="load it with the model it was saved from",
+            )
     enumerate_layers(module, layers)
 
 
@@ -98,8 +105,9 @@ def skeleton(source: str, arch: str, num_classes: int | None = None):
         if source == "timm":
             import timm
 
-            return timm.create_model(arch, pretrained=False,
-                                     **({} if num_classes is None else {"num_classes": num_classes}))
+            return timm.create_model(
+                arch, pretrained=False, **({} if num_classes is None else {"num_classes": num_classes})
+            )
         import torchvision.models as tvm
 
         if source == "resmem":
@@ -107,8 +115,9 @@ def skeleton(source: str, arch: str, num_classes: int | None = None):
             if num_classes is not None and num_classes != 1000:
                 module.fc = torch.nn.Linear(module.fc.in_features, num_classes)
             return module
-        return tvm.get_model(arch, weights=None,
-                             **({} if num_classes is None else {"num_classes": num_classes}))
+        return tvm.get_model(
+            arch, weights=None, **({} if num_classes is None else {"num_classes": num_classes})
+        )
 
     try:
         with torch.device("meta"):

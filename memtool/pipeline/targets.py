@@ -59,26 +59,40 @@ class MemorabilityTarget:
 
         for p, f in zip(layers, feats):
             if not np.all(np.isfinite(f)):
-                raise MemtoolError(f"layer {p.name} of {run.loaded.name} produced NaN or inf "
-                                   "activations", hint="check the weights, or exclude the "
-                                   "layer with --layers REGEX")
+                raise MemtoolError(
+                    f"layer {p.name} of {run.loaded.name} produced NaN or inf activations",
+                    hint="check the weights, or exclude the layer with --layers REGEX",
+                )
         t0 = time.perf_counter()
         ctx = self.ctx
-        results = score_layers(feats, ctx.dataset.scores, ctx.dataset.splits, ctx.readout,
-                               device=ctx.device)
+        results = score_layers(feats, ctx.dataset.scores, ctx.dataset.splits, ctx.readout, device=ctx.device)
         each = (time.perf_counter() - t0) / len(layers)
         advance(len(layers))
         return [(r, each) for r in results]
 
     def rows(self, run, layer, n_features, result, seconds, spec) -> list[dict]:
-        return [{
-            "run_id": run.run_id, "model_id": run.model_id, "layer_name": layer.name,
-            "dataset_id": self.ctx.dataset_id, "setup_id": self.setup_id, "target": TARGET,
-            "fold": fs.fold, "metric": "spearman", "score": _num(fs.rho),
-            "ci_low": _num(fs.ci_low), "ci_high": _num(fs.ci_high), "alpha": fs.alpha,
-            "n_train": fs.n_train, "n_test": fs.n_test, "reducer": spec,
-            "n_features": n_features, "seconds": round(seconds, 4),
-        } for fs in [*result.folds, result.pooled]]
+        return [
+            {
+                "run_id": run.run_id,
+                "model_id": run.model_id,
+                "layer_name": layer.name,
+                "dataset_id": self.ctx.dataset_id,
+                "setup_id": self.setup_id,
+                "target": TARGET,
+                "fold": fs.fold,
+                "metric": "spearman",
+                "score": _num(fs.rho),
+                "ci_low": _num(fs.ci_low),
+                "ci_high": _num(fs.ci_high),
+                "alpha": fs.alpha,
+                "n_train": fs.n_train,
+                "n_test": fs.n_test,
+                "reducer": spec,
+                "n_features": n_features,
+                "seconds": round(seconds, 4),
+            }
+            for fs in [*result.folds, result.pooled]
+        ]
 
     def write(self, sink, rows: list) -> None:
         sink.insert_scores(rows)
@@ -102,8 +116,9 @@ class BrainScoringTarget:
         from memtool.pipeline.context import brain_features
         from memtool.scoring.brain import target_records
 
-        sink.register_brain_target(target_records(
-            self.target, *brain_features(self.target, ctx.reducer, ctx.reference)))
+        sink.register_brain_target(
+            target_records(self.target, *brain_features(self.target, ctx.reducer, ctx.reference))
+        )
 
     def skipped_note(self, n: int) -> str:
         return f"{self.name}: {n} layers already scored: skipped (--force recomputes)"
@@ -119,9 +134,19 @@ class BrainScoringTarget:
     def rows(self, run, layer, n_features, result, seconds, spec) -> list[tuple]:
         from memtool.scoring.brain import score_rows
 
-        return [score_rows(run_id=run.run_id, model_id=run.model_id, layer=layer.name,
-                           target=self.target, setup_id=self.setup_id, reducer_spec=spec,
-                           n_features=n_features, score=result, seconds=seconds)]
+        return [
+            score_rows(
+                run_id=run.run_id,
+                model_id=run.model_id,
+                layer=layer.name,
+                target=self.target,
+                setup_id=self.setup_id,
+                reducer_spec=spec,
+                n_features=n_features,
+                score=result,
+                seconds=seconds,
+            )
+        ]
 
     def write(self, sink, rows: list) -> None:
         sink.insert_brain_scores(rows)

@@ -27,9 +27,19 @@ from memtool.store import Store, read
 from memtool.store.read import STANDARD_TARGETS as BRAIN_TARGETS
 from memtool.store.read import ReadSession, match_models
 
-__all__ = ["BRAIN_TARGETS", "FinetuneResults", "ReportData", "Study", "TargetCorrelation",
-           "canonical_targets", "column", "load_report_data", "match_models", "slug",
-           "study_correlations"]
+__all__ = [
+    "BRAIN_TARGETS",
+    "FinetuneResults",
+    "ReportData",
+    "Study",
+    "TargetCorrelation",
+    "canonical_targets",
+    "column",
+    "load_report_data",
+    "match_models",
+    "slug",
+    "study_correlations",
+]
 
 N_BOOT = 1000
 """Bootstrap resamples for the across-layer correlation CIs (seeded: reports are stable)."""
@@ -43,12 +53,12 @@ class Study:
     dataset_id: str
     dataset: str
     reducer: str
-    label: str                      # what a reader sees: "lnsim · pool"
-    slug: str                       # file-name suffix, "" when the report has one study
-    ceiling: float | None           # the data set's human split-half consistency
-    layers: pl.DataFrame            # layer_scores_wide rows (alias_of IS NULL)
-    best: pl.DataFrame              # best_layer_per_model rows
-    targets: list[str]              # brain targets with at least one score here
+    label: str  # what a reader sees: "lnsim · pool"
+    slug: str  # file-name suffix, "" when the report has one study
+    ceiling: float | None  # the data set's human split-half consistency
+    layers: pl.DataFrame  # layer_scores_wide rows (alias_of IS NULL)
+    best: pl.DataFrame  # best_layer_per_model rows
+    targets: list[str]  # brain targets with at least one score here
     names: dict[str, str] = field(default_factory=dict)  # model_id -> display name
     target_names: dict[str, list[str]] = field(default_factory=dict)  # region -> brain targets
 
@@ -67,7 +77,7 @@ class TargetCorrelation:
     """Across-layer correlation of memorability rho with one brain target."""
 
     target: str
-    model: str | None               # display name; None: pooled over all models of the study
+    model: str | None  # display name; None: pooled over all models of the study
     result: Correlation
 
 
@@ -94,9 +104,9 @@ class FinetuneResults:
 class ReportData:
     db_name: str
     studies: list[Study]
-    runs: pl.DataFrame              # run_overview rows of the selected runs
-    datasets: pl.DataFrame          # data sets used by the studies (all when there are none)
-    targets: list[str]              # brain targets asked for (all by default)
+    runs: pl.DataFrame  # run_overview rows of the selected runs
+    datasets: pl.DataFrame  # data sets used by the studies (all when there are none)
+    targets: list[str]  # brain targets asked for (all by default)
     finetune: FinetuneResults | None = None
     missing: list[str] = field(default_factory=list)
 
@@ -111,8 +121,7 @@ def canonical_targets(targets: Sequence[str] | None) -> list[str]:
     for t in targets:
         canon = by_lower.get(t.strip().lower())
         if canon is None:
-            raise UsageError(f"unknown brain target '{t}'",
-                             hint=f"use one of {', '.join(BRAIN_TARGETS)}")
+            raise UsageError(f"unknown brain target '{t}'", hint=f"use one of {', '.join(BRAIN_TARGETS)}")
         if canon not in out:
             out.append(canon)
     return [t for t in BRAIN_TARGETS if t in out]
@@ -123,9 +132,13 @@ def slug(text: str) -> str:
 
 
 # -- loading ----------------------------------------------------------------------------
-def load_report_data(store: Store, *, runs: Sequence[str] | None = None,
-                     models: str | Sequence[str] | None = None,
-                     targets: Sequence[str] | None = None) -> ReportData:
+def load_report_data(
+    store: Store,
+    *,
+    runs: Sequence[str] | None = None,
+    models: str | Sequence[str] | None = None,
+    targets: Sequence[str] | None = None,
+) -> ReportData:
     """Read everything the report shows, restricted to the selection.
 
     ``runs``: run ids (or unique prefixes); a run selects the (model, setup) pairs it wrote
@@ -147,8 +160,10 @@ def _load(s: ReadSession, db_name: str, runs, models, targets) -> ReportData:
     if patterns and not chosen:
         listing = sorted(set(all_names))
         shown = ", ".join(listing[:8]) + (" ..." if len(listing) > 8 else "")
-        raise UsageError(f"no model in the database matches {' or '.join(patterns)}",
-                         hint=f"models stored: {shown}" if listing else "run memtool sweep first")
+        raise UsageError(
+            f"no model in the database matches {' or '.join(patterns)}",
+            hint=f"models stored: {shown}" if listing else "run memtool sweep first",
+        )
 
     keep = pl.col("model").is_in(chosen) & ~pl.col("model_id").is_in(read.finetuned_model_ids(s))
     wide, best = read.wide(s, aliases=False).filter(keep), read.best_layers(s).filter(keep)
@@ -160,8 +175,17 @@ def _load(s: ReadSession, db_name: str, runs, models, targets) -> ReportData:
     all_datasets = read.datasets(s)
     studies = _studies(s, wide, best, wanted_targets, all_datasets)
     runs_frame = read.runs(s).select(
-        "run_id", "kind", "status", "started_at", "duration_s", "n_models", "n_layers_scored",
-        "memtool_version", "command", "error")
+        "run_id",
+        "kind",
+        "status",
+        "started_at",
+        "duration_s",
+        "n_models",
+        "n_layers_scored",
+        "memtool_version",
+        "command",
+        "error",
+    )
     if run_ids is not None:
         runs_frame = runs_frame.filter(pl.col("run_id").is_in(run_ids))
 
@@ -169,13 +193,20 @@ def _load(s: ReadSession, db_name: str, runs, models, targets) -> ReportData:
     used = {st.dataset_id for st in studies}
     if finetune is not None:
         used |= set(finetune.runs["dataset_id"].to_list())
-    datasets = all_datasets.select("name", "kind", "n_images", "n_splits", "split_kind", "ceiling",
-                                   "citation", "dataset_id")
+    datasets = all_datasets.select(
+        "name", "kind", "n_images", "n_splits", "split_kind", "ceiling", "citation", "dataset_id"
+    )
     if used:
         datasets = datasets.filter(pl.col("dataset_id").is_in(sorted(used)))
 
-    data = ReportData(db_name=db_name, studies=studies, runs=runs_frame,
-                      datasets=datasets, targets=wanted_targets, finetune=finetune)
+    data = ReportData(
+        db_name=db_name,
+        studies=studies,
+        runs=runs_frame,
+        datasets=datasets,
+        targets=wanted_targets,
+        finetune=finetune,
+    )
     data.missing = _missing(s, data, explicit_targets=bool(targets))
     return data
 
@@ -189,14 +220,18 @@ def _display_names(frame: pl.DataFrame) -> dict[str, str]:
     return {mid: (name if counts[name] == 1 else mid) for mid, name in pairs}
 
 
-def _studies(s: ReadSession, wide: pl.DataFrame, best: pl.DataFrame,
-             targets: list[str], datasets: pl.DataFrame) -> list[Study]:
+def _studies(
+    s: ReadSession, wide: pl.DataFrame, best: pl.DataFrame, targets: list[str], datasets: pl.DataFrame
+) -> list[Study]:
     if wide.is_empty():
         return []
     brain_names = read.shown_target_names(s)
     ceilings = dict(datasets.select("dataset_id", "ceiling").rows())
-    keys = (wide.select("setup_id", "dataset_id", "dataset", "reducer").unique()
-            .sort(["dataset", "reducer", "setup_id"]))
+    keys = (
+        wide.select("setup_id", "dataset_id", "dataset", "reducer")
+        .unique()
+        .sort(["dataset", "reducer", "setup_id"])
+    )
     labels = [f"{r['dataset']} · {r['reducer']}" for r in keys.iter_rows(named=True)]
     studies = []
     for row, label in zip(keys.iter_rows(named=True), labels):
@@ -205,16 +240,24 @@ def _studies(s: ReadSession, wide: pl.DataFrame, best: pl.DataFrame,
         layers = wide.filter(pl.col("setup_id") == row["setup_id"])
         present = [t for t in targets if layers[t].drop_nulls().len() > 0]
         ids = layers["model_id"].unique().to_list()
-        here = brain_names.filter((pl.col("reducer") == row["reducer"])
-                                  & pl.col("model_id").is_in(ids))
-        target_names = {t: sorted(set(here.filter(pl.col("region") == t)["name"].to_list()))
-                        for t in present}
-        studies.append(Study(
-            setup_id=row["setup_id"], dataset_id=row["dataset_id"], dataset=row["dataset"],
-            reducer=row["reducer"], label=label, slug=slug(label) if len(keys) > 1 else "",
-            ceiling=ceilings.get(row["dataset_id"]), layers=layers,
-            best=best.filter(pl.col("setup_id") == row["setup_id"]), targets=present,
-            names=_display_names(layers), target_names=target_names))
+        here = brain_names.filter((pl.col("reducer") == row["reducer"]) & pl.col("model_id").is_in(ids))
+        target_names = {t: sorted(set(here.filter(pl.col("region") == t)["name"].to_list())) for t in present}
+        studies.append(
+            Study(
+                setup_id=row["setup_id"],
+                dataset_id=row["dataset_id"],
+                dataset=row["dataset"],
+                reducer=row["reducer"],
+                label=label,
+                slug=slug(label) if len(keys) > 1 else "",
+                ceiling=ceilings.get(row["dataset_id"]),
+                layers=layers,
+                best=best.filter(pl.col("setup_id") == row["setup_id"]),
+                targets=present,
+                names=_display_names(layers),
+                target_names=target_names,
+            )
+        )
     return studies
 
 
@@ -222,37 +265,51 @@ def _missing(s: ReadSession, data: ReportData, *, explicit_targets: bool) -> lis
     """Plain sentences on what the report cannot show and the command that fills it."""
     out = []
     if not data.studies:
-        out.append("no memorability scores in the selection: run `memtool sweep --db "
-                   f"{data.db_name}` (or widen --run/--model)")
+        out.append(
+            "no memorability scores in the selection: run `memtool sweep --db "
+            f"{data.db_name}` (or widen --run/--model)"
+        )
     else:
         shown = {t for st in data.studies for t in st.targets}
         if not shown:
-            out.append("no brain scores for the selected layers: run `memtool sweep --brain IT "
-                       "...` to score layers against a brain target")
+            out.append(
+                "no brain scores for the selected layers: run `memtool sweep --brain IT "
+                "...` to score layers against a brain target"
+            )
         elif explicit_targets:
             for t in data.targets:
                 if t not in shown:
-                    out.append(f"no {t} scores for the selected layers: run `memtool sweep "
-                               f"--brain {t} ...`")
+                    out.append(f"no {t} scores for the selected layers: run `memtool sweep --brain {t} ...`")
         for st in data.studies:
             if st.ceiling is None:
-                out.append(f"data set {st.dataset} has no human ceiling on record: the best-layer "
-                           "figure shows no ceiling line")
+                out.append(
+                    f"data set {st.dataset} has no human ceiling on record: the best-layer "
+                    "figure shows no ceiling line"
+                )
     custom = [r for r in read.stored_regions(s) if r not in BRAIN_TARGETS]
     if custom:
-        out.append(f"brain targets {', '.join(custom)} are stored but not columns of "
-                   "layer_scores_wide, so not plotted: query layer_scores_pooled for them")
+        out.append(
+            f"brain targets {', '.join(custom)} are stored but not columns of "
+            "layer_scores_wide, so not plotted: query layer_scores_pooled for them"
+        )
     ft = data.finetune
     if ft is None:
         n = read.count_jobs(s)
-        out.append("no fine-tuning results" + (f" in the selection ({n} fine-tuning run(s) in "
-                                               "the database, none completed and selected)"
-                                               if n else "")
-                   + ": run `memtool finetune --model NAME --data SPEC` to fine-tune models "
-                   "for memorability")
+        out.append(
+            "no fine-tuning results"
+            + (
+                f" in the selection ({n} fine-tuning run(s) in the database, none completed and selected)"
+                if n
+                else ""
+            )
+            + ": run `memtool finetune --model NAME --data SPEC` to fine-tune models "
+            "for memorability"
+        )
     elif ft.penultimate["finetuned_similarity"].drop_nulls().is_empty():
-        out.append("no brain scores for the fine-tuned models' penultimate layers: score them "
-                   "with `memtool sweep --checkpoint CKPT --layers penultimate --brain IT ...`")
+        out.append(
+            "no brain scores for the fine-tuned models' penultimate layers: score them "
+            "with `memtool sweep --checkpoint CKPT --layers penultimate --brain IT ...`"
+        )
     return out
 
 
@@ -276,15 +333,20 @@ def study_correlations(study: Study) -> list[TargetCorrelation]:
     for target in study.targets:
         for model, frame in groups:
             result = correlate_across_layers(
-                column(frame, "memorability"), column(frame, target),
-                column(frame, "relative_depth"), n_boot=N_BOOT, seed=0)
+                column(frame, "memorability"),
+                column(frame, target),
+                column(frame, "relative_depth"),
+                n_boot=N_BOOT,
+                seed=0,
+            )
             out.append(TargetCorrelation(target, model, result))
     return out
 
 
 # -- fine-tuning (optional tables) -------------------------------------------------------
-def load_finetune(s: ReadSession, models: list[str], run_ids: list[str] | None,
-                  targets: list[str]) -> FinetuneResults | None:
+def load_finetune(
+    s: ReadSession, models: list[str], run_ids: list[str] | None, targets: list[str]
+) -> FinetuneResults | None:
     """Completed fine-tuning runs of the selected models, or None when there are none
     (or the store has no fine-tuning tables)."""
     runs = read.completed_runs(s)
@@ -296,8 +358,9 @@ def load_finetune(s: ReadSession, models: list[str], run_ids: list[str] | None,
     if runs.is_empty():
         return None
     penultimate = read.penultimate_scores(s, runs["finetune_id"].to_list(), targets)
-    return FinetuneResults(runs=runs, penultimate=penultimate,
-                        relations=finetune_relations(penultimate, targets))
+    return FinetuneResults(
+        runs=runs, penultimate=penultimate, relations=finetune_relations(penultimate, targets)
+    )
 
 
 def finetune_relations(penultimate: pl.DataFrame, targets: list[str]) -> pl.DataFrame:
@@ -306,20 +369,32 @@ def finetune_relations(penultimate: pl.DataFrame, targets: list[str]) -> pl.Data
     keys = ["dataset", "split", "region", "brain_target", "brain_target_id", "dataset_id"]
     order = {t: i for i, t in enumerate(targets)}
     groups = penultimate.select(keys).unique().rows(named=True)
-    groups.sort(key=lambda g: (g["dataset"], g["split"], order.get(g["region"], 99),
-                               g["brain_target"], g["brain_target_id"]))
+    groups.sort(
+        key=lambda g: (
+            g["dataset"],
+            g["split"],
+            order.get(g["region"], 99),
+            g["brain_target"],
+            g["brain_target_id"],
+        )
+    )
     for g in groups:
         frame = penultimate.filter(pl.all_horizontal(pl.col(k) == g[k] for k in keys))
         row = dict(g)
         y = column(frame, "test_rho")
-        for kind, col in (("finetuned", "finetuned_similarity"),
-                          ("from_pretrained", "pretrained_similarity")):
+        for kind, col in (
+            ("finetuned", "finetuned_similarity"),
+            ("from_pretrained", "pretrained_similarity"),
+        ):
             x = column(frame, col)
             n = int(np.sum(np.isfinite(x) & np.isfinite(y)))
             row[f"{kind}_n"] = n
             row[f"{kind}_rho"] = spearman(x, y) if n >= 3 else None
         rows.append(row)
     schema = {k: pl.String for k in keys} | {
-        "finetuned_n": pl.Int64, "finetuned_rho": pl.Float64,
-        "from_pretrained_n": pl.Int64, "from_pretrained_rho": pl.Float64}
+        "finetuned_n": pl.Int64,
+        "finetuned_rho": pl.Float64,
+        "from_pretrained_n": pl.Int64,
+        "from_pretrained_rho": pl.Float64,
+    }
     return pl.DataFrame(rows, schema=schema)

@@ -19,22 +19,32 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from memtool.report.data import FinetuneResults, Study, TargetCorrelation, column
+from memtool.report.data import Study, TargetCorrelation, column
 
 OKABE_ITO = {
-    "black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
-    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
 }
 TARGET_COLORS = {
-    "memorability": OKABE_ITO["black"], "V1": OKABE_ITO["orange"], "V2": OKABE_ITO["sky"],
-    "V4": OKABE_ITO["green"], "IT": OKABE_ITO["vermillion"], "behavior": OKABE_ITO["purple"],
+    "memorability": OKABE_ITO["black"],
+    "V1": OKABE_ITO["orange"],
+    "V2": OKABE_ITO["sky"],
+    "V4": OKABE_ITO["green"],
+    "IT": OKABE_ITO["vermillion"],
+    "behavior": OKABE_ITO["purple"],
 }
 MODEL_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<"]
 DEPTH_CMAP = "viridis"
 PNG_DPI = 150
 
 STYLE = {
-    "font.family": "DejaVu Sans",      # bundled with matplotlib: same glyphs everywhere
+    "font.family": "DejaVu Sans",  # bundled with matplotlib: same glyphs everywhere
     "font.size": 9,
     "axes.titlesize": 9.5,
     "axes.labelsize": 9,
@@ -83,7 +93,7 @@ def ellipsize(text: str, width: int) -> str:
     """
     if len(text) > width:
         keep = width - 1
-        text = text[: keep // 2] + "…" + text[len(text) - (keep - keep // 2):]
+        text = text[: keep // 2] + "…" + text[len(text) - (keep - keep // 2) :]
     return text.replace("$", r"\$")
 
 
@@ -123,36 +133,55 @@ def memorability_vs_brain(study: Study, correlations: list[TargetCorrelation]) -
         for ax, target in zip(axes, targets):
             for k, model in enumerate(models):
                 frame = study.layers.filter(pl.col("model_id") == model)
-                ax.scatter(column(frame, target), column(frame, "memorability"),
-                           c=column(frame, "relative_depth"), cmap=DEPTH_CMAP, norm=norm,
-                           s=16, marker=MODEL_MARKERS[k] if use_markers else "o",
-                           edgecolors="#333333", linewidths=0.3, alpha=0.9)
+                ax.scatter(
+                    column(frame, target),
+                    column(frame, "memorability"),
+                    c=column(frame, "relative_depth"),
+                    cmap=DEPTH_CMAP,
+                    norm=norm,
+                    s=16,
+                    marker=MODEL_MARKERS[k] if use_markers else "o",
+                    edgecolors="#333333",
+                    linewidths=0.3,
+                    alpha=0.9,
+                )
             r = pooled[target]
-            ax.set_title(f"$\\bf{{{target}}}$  (n = {r.n} layers)\n"
-                         f"Spearman ρ = {_fmt(r.spearman)}   partial ρ | depth = "
-                         f"{_fmt(r.partial_spearman)}")
+            ax.set_title(
+                f"$\\bf{{{target}}}$  (n = {r.n} layers)\n"
+                f"Spearman ρ = {_fmt(r.spearman)}   partial ρ | depth = "
+                f"{_fmt(r.partial_spearman)}"
+            )
             ax.set_xlabel(target_axis_label(target, study.target_names.get(target, [])))
             ax.tick_params(labelleft=True)
         for ax in axes[::ncols]:
             ax.set_ylabel("memorability ρ (held-out)")
-        for ax in axes[len(targets):]:
+        for ax in axes[len(targets) :]:
             ax.set_visible(False)
         if np.isfinite(y_all).any():
             lo, hi = np.nanmin(y_all), np.nanmax(y_all)
             pad = 0.05 * (hi - lo or 1.0)
             axes[0].set_ylim(lo - pad, hi + pad)
-        bar = fig.colorbar(ScalarMappable(norm=norm, cmap=DEPTH_CMAP), ax=axes.tolist(),
-                           shrink=0.85, aspect=25)
+        bar = fig.colorbar(
+            ScalarMappable(norm=norm, cmap=DEPTH_CMAP), ax=axes.tolist(), shrink=0.85, aspect=25
+        )
         bar.set_label("relative depth (0 = input, 1 = output)")
         if use_markers:
-            handles = [Line2D([], [], marker=MODEL_MARKERS[k], color="#555555", linestyle="",
-                              markersize=5, label=ellipsize(short_model(study.name(m)), 30))
-                       for k, m in enumerate(models)]
-            fig.legend(handles=handles, loc="outside lower center", ncols=min(len(models), 4),
-                       frameon=False)
-        fig.suptitle("Memorability vs brain similarity across layers\n"
-                     + ellipsize(study.label, 70),
-                     fontsize=10.5)
+            handles = [
+                Line2D(
+                    [],
+                    [],
+                    marker=MODEL_MARKERS[k],
+                    color="#555555",
+                    linestyle="",
+                    markersize=5,
+                    label=ellipsize(short_model(study.name(m)), 30),
+                )
+                for k, m in enumerate(models)
+            ]
+            fig.legend(handles=handles, loc="outside lower center", ncols=min(len(models), 4), frameon=False)
+        fig.suptitle(
+            "Memorability vs brain similarity across layers\n" + ellipsize(study.label, 70), fontsize=10.5
+        )
     return fig
 
 
@@ -163,58 +192,96 @@ def depth_profiles(study: Study) -> Figure:
     nrows, ncols = _grid(len(models), 4)
     panel_w = 6.4 if len(models) == 1 else 3.2
     with style():
-        fig = Figure(figsize=(panel_w * ncols, 2.6 * nrows + 1.0 + 0.8 * (len(models) == 1)),
-                     layout="constrained")
+        fig = Figure(
+            figsize=(panel_w * ncols, 2.6 * nrows + 1.0 + 0.8 * (len(models) == 1)), layout="constrained"
+        )
         axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
         for ax, model in zip(axes, models):
-            frame = (study.layers.filter(pl.col("model_id") == model)
-                     .sort(["relative_depth", "layer_index"]))
+            frame = study.layers.filter(pl.col("model_id") == model).sort(["relative_depth", "layer_index"])
             depth = column(frame, "relative_depth")
-            ax.fill_between(depth, column(frame, "memorability_ci_low"),
-                            column(frame, "memorability_ci_high"),
-                            color="#000000", alpha=0.12, linewidth=0)
-            ax.plot(depth, column(frame, "memorability"), color=TARGET_COLORS["memorability"],
-                    linewidth=0.9, marker="o", markersize=1.8)
+            ax.fill_between(
+                depth,
+                column(frame, "memorability_ci_low"),
+                column(frame, "memorability_ci_high"),
+                color="#000000",
+                alpha=0.12,
+                linewidth=0,
+            )
+            ax.plot(
+                depth,
+                column(frame, "memorability"),
+                color=TARGET_COLORS["memorability"],
+                linewidth=0.9,
+                marker="o",
+                markersize=1.8,
+            )
             for target in study.targets:
                 values = column(frame, target)
                 keep = np.isfinite(values)
                 ax.plot(depth[keep], values[keep], color=TARGET_COLORS[target], linewidth=1.1)
             best = study.best.filter(pl.col("model_id") == model)
             if best.height:
-                ax.plot(column(best, "relative_depth"), column(best, "memorability"),
-                        marker="*", markersize=10, color=OKABE_ITO["yellow"],
-                        markeredgecolor="#000000", markeredgewidth=0.7, linestyle="", zorder=5)
+                ax.plot(
+                    column(best, "relative_depth"),
+                    column(best, "memorability"),
+                    marker="*",
+                    markersize=10,
+                    color=OKABE_ITO["yellow"],
+                    markeredgecolor="#000000",
+                    markeredgewidth=0.7,
+                    linestyle="",
+                    zorder=5,
+                )
             ax.set_title(ellipsize(short_model(study.name(model)), 34))
             ax.set_xlim(-0.02, 1.02)
             ax.tick_params(labelbottom=True, labelleft=True)
-        for ax in axes[len(models):]:
+        for ax in axes[len(models) :]:
             ax.set_visible(False)
         ylabel = "ρ or similarity" if study.targets else "memorability ρ (held-out)"
         for ax in axes[::ncols]:
             ax.set_ylabel(ylabel)
-        for ax in axes[:len(models)][-ncols:]:
+        for ax in axes[: len(models)][-ncols:]:
             ax.set_xlabel("relative depth (0 = input, 1 = output)")
-        handles = [Line2D([], [], color=TARGET_COLORS["memorability"], linewidth=0.9, marker="o",
-                          markersize=1.8, label="memorability ρ, shaded 95% CI"),
-                   Line2D([], [], color=OKABE_ITO["yellow"], marker="*", linestyle="",
-                          markeredgecolor="#000000", markersize=10, label="best layer")]
-        handles += [Line2D([], [], color=TARGET_COLORS[t], linewidth=1.1, label=f"{t} similarity")
-                    for t in study.targets]
-        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4),
-                   frameon=False)
+        handles = [
+            Line2D(
+                [],
+                [],
+                color=TARGET_COLORS["memorability"],
+                linewidth=0.9,
+                marker="o",
+                markersize=1.8,
+                label="memorability ρ, shaded 95% CI",
+            ),
+            Line2D(
+                [],
+                [],
+                color=OKABE_ITO["yellow"],
+                marker="*",
+                linestyle="",
+                markeredgecolor="#000000",
+                markersize=10,
+                label="best layer",
+            ),
+        ]
+        handles += [
+            Line2D([], [], color=TARGET_COLORS[t], linewidth=1.1, label=f"{t} similarity")
+            for t in study.targets
+        ]
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), frameon=False)
         fig.suptitle(f"Scores by relative depth — {ellipsize(study.label, 80)}", fontsize=10.5)
     return fig
 
 
 # -- 3. best layer per model -------------------------------------------------------------
-def _interval_plot(ax, values: np.ndarray, lo: np.ndarray, hi: np.ndarray, labels: list[str],
-                   color: str) -> None:
+def _interval_plot(
+    ax, values: np.ndarray, lo: np.ndarray, hi: np.ndarray, labels: list[str], color: str
+) -> None:
     """Points with horizontal CI bars, one row per label, bottom to top."""
     y = np.arange(len(values))
-    err = np.vstack([np.where(np.isfinite(lo), values - lo, 0),
-                     np.where(np.isfinite(hi), hi - values, 0)])
-    ax.errorbar(values, y, xerr=err, fmt="o", color=color, ecolor="#555555",
-                elinewidth=1.0, capsize=2.5, markersize=5)
+    err = np.vstack([np.where(np.isfinite(lo), values - lo, 0), np.where(np.isfinite(hi), hi - values, 0)])
+    ax.errorbar(
+        values, y, xerr=err, fmt="o", color=color, ecolor="#555555", elinewidth=1.0, capsize=2.5, markersize=5
+    )
     ax.set_yticks(y, labels)
     ax.grid(axis="y", visible=False)
     lows = lo[np.isfinite(lo)]
@@ -226,119 +293,41 @@ def _ceiling_line(ax, ceiling: float | None, text: str, n_rows: int) -> None:
     if ceiling is None:
         return
     ax.axvline(ceiling, color=OKABE_ITO["vermillion"], linestyle="--", linewidth=1.2)
-    ax.annotate(f"{text} {ceiling:.2f}", (ceiling, 1.0), xycoords=("data", "axes fraction"),
-                xytext=(-4, -2), textcoords="offset points", ha="right", va="top", fontsize=8,
-                color=OKABE_ITO["vermillion"])
+    ax.annotate(
+        f"{text} {ceiling:.2f}",
+        (ceiling, 1.0),
+        xycoords=("data", "axes fraction"),
+        xytext=(-4, -2),
+        textcoords="offset points",
+        ha="right",
+        va="top",
+        fontsize=8,
+        color=OKABE_ITO["vermillion"],
+    )
 
 
 def best_layers(study: Study) -> Figure:
     """Each model's best memorability layer with its CI, sorted, next to the human ceiling."""
-    best = study.best.sort(["memorability", "model_id"], descending=[False, True],
-                           nulls_last=False)
+    best = study.best.sort(["memorability", "model_id"], descending=[False, True], nulls_last=False)
     n = best.height
-    labels = [f"{ellipsize(short_model(study.name(m)), 30)}\n{ellipsize(layer, 30)} · depth {d:.2f}"
-              for m, layer, d in zip(best["model_id"].to_list(), best["layer"].to_list(),
-                                     column(best, "relative_depth"))]
+    labels = [
+        f"{ellipsize(short_model(study.name(m)), 30)}\n{ellipsize(layer, 30)} · depth {d:.2f}"
+        for m, layer, d in zip(
+            best["model_id"].to_list(), best["layer"].to_list(), column(best, "relative_depth")
+        )
+    ]
     with style():
         fig = Figure(figsize=(7.5, 1.4 + 0.42 * n), layout="constrained")
         ax = fig.subplots()
-        _interval_plot(ax, column(best, "memorability"), column(best, "memorability_ci_low"),
-                       column(best, "memorability_ci_high"), labels, OKABE_ITO["blue"])
+        _interval_plot(
+            ax,
+            column(best, "memorability"),
+            column(best, "memorability_ci_low"),
+            column(best, "memorability_ci_high"),
+            labels,
+            OKABE_ITO["blue"],
+        )
         _ceiling_line(ax, study.ceiling, "human split-half ceiling", n)
         ax.set_xlabel("memorability ρ of the best layer (95% CI)")
         fig.suptitle(f"Best layer per model — {ellipsize(study.label, 80)}", fontsize=10.5)
-    return fig
-
-
-# -- 4. fine-tuning -----------------------------------------------------------------------
-def finetune_label(row: dict, repeated: set[str]) -> str:
-    """A fine-tuning run's name on an axis: the model, plus split and data set when needed."""
-    text = ellipsize(short_model(row["model"]), 28)
-    if row.get("random_init"):
-        text += " (random init)"
-    if row["model"] in repeated:
-        text += f"\n{ellipsize(row['dataset'], 14)} · {ellipsize(row['split'], 12)}"
-    return text
-
-
-def finetune_rho(ft: FinetuneResults) -> Figure:
-    """Fine-tuned test rho per run with its bootstrap CI, sorted, next to the human ceiling."""
-    runs = ft.runs.sort(["test_rho", "finetune_id"], descending=[False, True], nulls_last=False)
-    counts: dict[str, int] = {}
-    for m in runs["model"].to_list():
-        counts[m] = counts.get(m, 0) + 1
-    repeated = {m for m, k in counts.items() if k > 1}
-    labels = [finetune_label(r, repeated) for r in runs.iter_rows(named=True)]
-    ceilings = set(runs["ceiling"].drop_nulls().to_list())
-    datasets = sorted(set(runs["dataset"].to_list()))
-    ceiling = ceilings.pop() if len(ceilings) == 1 and len(datasets) == 1 else None
-    row_h = 0.42 if repeated else 0.34
-    with style():
-        fig = Figure(figsize=(7.0, 1.4 + row_h * runs.height), layout="constrained")
-        ax = fig.subplots()
-        _interval_plot(ax, column(runs, "test_rho"), column(runs, "test_ci_low"),
-                       column(runs, "test_ci_high"), labels, OKABE_ITO["blue"])
-        _ceiling_line(ax, ceiling, "human split-half ceiling", runs.height)
-        ax.set_xlabel("test memorability ρ after fine-tuning (95% bootstrap CI)")
-        fig.suptitle(f"Fine-tuned models — {ellipsize(', '.join(datasets), 60)}", fontsize=10.5)
-    return fig
-
-
-def finetune_vs_similarity(ft: FinetuneResults, dataset: str, split: str) -> Figure:
-    """Across models: fine-tuned test rho against penultimate-layer similarity per target.
-
-    Filled points: the fine-tuned network's penultimate layer; open points: the same layer
-    of the pretrained network (when scored), both against the fine-tuned test rho.
-    """
-    rel = ft.relations.filter((pl.col("dataset") == dataset) & (pl.col("split") == split))
-    data = ft.penultimate.filter((pl.col("dataset") == dataset) & (pl.col("split") == split))
-    nrows, ncols = _grid(rel.height, 3)
-    with style():
-        fig = Figure(figsize=(max(4.0 * ncols, 6.0), 3.5 * nrows + 1.0), layout="constrained")
-        axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False).ravel()
-        for ax, c in zip(axes, rel.iter_rows(named=True)):
-            region = c["region"]
-            frame = data.filter((pl.col("region") == region)
-                                & (pl.col("brain_target_id") == c["brain_target_id"])
-                                ).sort(["model", "finetune_id"])
-            y = column(frame, "test_rho")
-            color = TARGET_COLORS.get(region, OKABE_ITO["blue"])
-            x_base, x_tuned = column(frame, "pretrained_similarity"), column(frame, "finetuned_similarity")
-            for xb, xt, yi in zip(x_base, x_tuned, y):
-                if np.isfinite(xb) and np.isfinite(xt):
-                    ax.plot([xb, xt], [yi, yi], color="#bbbbbb", linewidth=0.8, zorder=1)
-            ax.scatter(x_base, y, s=26, facecolors="white", edgecolors=color, linewidths=1.1,
-                       zorder=2)
-            ax.scatter(x_tuned, y, s=26, color=color, edgecolors="#333333", linewidths=0.4,
-                       zorder=3)
-            if frame.height <= 12:
-                for name, xt, xb, yi in zip(frame["model"].to_list(), x_tuned, x_base, y):
-                    xi = xt if np.isfinite(xt) else xb
-                    if np.isfinite(xi):
-                        ax.annotate(ellipsize(short_model(name), 18), (xi, yi), xytext=(4, 3),
-                                    textcoords="offset points", fontsize=6.5, color="#333333")
-            tuned, base = _fmt(c["finetuned_rho"]), _fmt(c["from_pretrained_rho"])
-            if max(c["finetuned_n"], c["from_pretrained_n"]) < 3:
-                line = f"n = {max(c['finetuned_n'], c['from_pretrained_n'])}: needs 3 models or more"
-            elif c["finetuned_n"] == c["from_pretrained_n"]:
-                line = f"fine-tuned {tuned}, pretrained {base} (n = {c['finetuned_n']})"
-            else:
-                line = (f"fine-tuned {tuned} (n = {c['finetuned_n']}), "
-                        f"pretrained {base} (n = {c['from_pretrained_n']})")
-            ax.set_title(f"$\\bf{{{region}}}$  Spearman ρ across models\n{line}")
-            ax.margins(x=0.18, y=0.08)
-            ax.set_xlabel("penultimate-layer " + target_axis_label(region, [c["brain_target"]]))
-            ax.tick_params(labelleft=True)
-        for ax in axes[::ncols]:
-            ax.set_ylabel("fine-tuned test ρ")
-        for ax in axes[rel.height:]:
-            ax.set_visible(False)
-        handles = [Line2D([], [], marker="o", linestyle="", color="#555555", markersize=5,
-                          label="penultimate layer after fine-tuning"),
-                   Line2D([], [], marker="o", linestyle="", markerfacecolor="white",
-                          markeredgecolor="#555555", markersize=5,
-                          label="same layer, pretrained weights")]
-        fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
-        fig.suptitle("Fine-tuned accuracy vs penultimate-layer brain similarity\n"
-                     + ellipsize(f"{dataset} · {split}", 60), fontsize=10.5)
     return fig

@@ -63,12 +63,17 @@ def _regression_kind(metric):
         return None
     est = regression._regression
     params = est.get_params() if hasattr(est, "get_params") else {}
-    if type(est) is PLSRegression and not params.get("scale", True) \
-            and params.get("algorithm", "nipals") == "nipals":
-        return "pls", {"n_components": int(params["n_components"]),
-                       "max_iter": int(params["max_iter"]), "tol": float(params["tol"])}
-    if type(est) is Ridge and params.get("fit_intercept", True) and \
-            params.get("positive", False) is False:
+    if (
+        type(est) is PLSRegression
+        and not params.get("scale", True)
+        and params.get("algorithm", "nipals") == "nipals"
+    ):
+        return "pls", {
+            "n_components": int(params["n_components"]),
+            "max_iter": int(params["max_iter"]),
+            "tol": float(params["tol"]),
+        }
+    if type(est) is Ridge and params.get("fit_intercept", True) and params.get("positive", False) is False:
         return "ridge", {"alpha": float(params["alpha"])}
     return None
 
@@ -78,8 +83,9 @@ def supports(metric) -> bool:
     return _regression_kind(metric) is not None
 
 
-def predict_splits(kind: str, params: dict, X: torch.Tensor, train: torch.Tensor,
-                   test: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+def predict_splits(
+    kind: str, params: dict, X: torch.Tensor, train: torch.Tensor, test: torch.Tensor, Y: torch.Tensor
+) -> torch.Tensor:
     """Test predictions (S, n_te, m) of every split: ``X`` (N, d) all images' features,
     ``train``/``test`` (S, n)/(S, n_te) row indices, ``Y`` (S, n, m) the train targets.
 
@@ -162,8 +168,11 @@ class FastRegressionMetric:
         tgt = target.transpose(*dims)
         src_ids = np.asarray(src[coord].values).tolist()
         tgt_ids = np.asarray(tgt[coord].values).tolist()
-        if len(set(src_ids)) != len(src_ids) or len(set(tgt_ids)) != len(tgt_ids) \
-                or sorted(src_ids) != sorted(tgt_ids):
+        if (
+            len(set(src_ids)) != len(src_ids)
+            or len(set(tgt_ids)) != len(tgt_ids)
+            or sorted(src_ids) != sorted(tgt_ids)
+        ):
             return None  # repeated or unmatched stimuli: brainscore's subset semantics
         src_row = {sid: i for i, sid in enumerate(src_ids)}
         tgt_row = {sid: i for i, sid in enumerate(tgt_ids)}
@@ -185,10 +194,10 @@ class FastRegressionMetric:
         pred = predict_splits(self.kind, self.params, Xs, train, test, Y)
         actual = Yt[rows(tests, tgt_row)]
         r = _pearson_columns(pred, actual).cpu().numpy()  # (splits, neuroids)
-        neuroid_coords = {name: (d_, v) for name, d_, v in walk_coords(tgt)
-                          if d_ == (neuroid_dim,)}
-        return Score(r, coords={"split": np.arange(len(splits)), **neuroid_coords},
-                     dims=["split", neuroid_dim])
+        neuroid_coords = {name: (d_, v) for name, d_, v in walk_coords(tgt) if d_ == (neuroid_dim,)}
+        return Score(
+            r, coords={"split": np.arange(len(splits)), **neuroid_coords}, dims=["split", neuroid_dim]
+        )
 
 
 def _pearson_columns(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -199,8 +208,10 @@ def _pearson_columns(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     na = torch.linalg.vector_norm(a, dim=-2)
     nb = torch.linalg.vector_norm(b, dim=-2)
     ok = (na > 0) & (nb > 0)
-    r = ((a / torch.where(ok, na, torch.ones_like(na))[..., None, :])
-         * (b / torch.where(ok, nb, torch.ones_like(nb))[..., None, :])).sum(dim=-2)
+    r = (
+        (a / torch.where(ok, na, torch.ones_like(na))[..., None, :])
+        * (b / torch.where(ok, nb, torch.ones_like(nb))[..., None, :])
+    ).sum(dim=-2)
     return torch.where(ok, r.clamp(-1.0, 1.0), torch.full_like(r, float("nan")))
 
 

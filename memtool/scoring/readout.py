@@ -154,9 +154,7 @@ class _RidgePath:
             s2, V = np.linalg.eigh(Z.T @ Z)
             self.V, self.s2, self.Z = V, np.clip(s2, 0.0, None), Z
         # g = Pᵀ yc = Vᵀ Zᵀ yc
-        self.g = (
-            self.P.T @ self.yc if self.P is not None else self.V.T @ (Z.T @ self.yc)
-        )
+        self.g = self.P.T @ self.yc if self.P is not None else self.V.T @ (Z.T @ self.yc)
 
     def _P_blocks(self):
         """Yield ``(rows, P[rows])`` without holding all of P = Z V when Z is tall."""
@@ -201,17 +199,11 @@ def _first_best(values: np.ndarray, larger_is_better: bool) -> int:
     return int(np.nanargmax(v) if larger_is_better else np.nanargmin(v))
 
 
-def _check_inputs(
-    X: np.ndarray, y: np.ndarray, splits: Sequence[Split], alphas
-) -> None:
+def _check_inputs(X: np.ndarray, y: np.ndarray, splits: Sequence[Split], alphas) -> None:
     if X.ndim != 2:
-        raise ValueError(
-            f"features must be a 2-D (images x features) array, got shape {X.shape}"
-        )
+        raise ValueError(f"features must be a 2-D (images x features) array, got shape {X.shape}")
     if y.ndim != 1 or y.shape[0] != X.shape[0]:
-        raise ValueError(
-            f"scores must be 1-D with one value per image ({X.shape[0]}), got shape {y.shape}"
-        )
+        raise ValueError(f"scores must be 1-D with one value per image ({X.shape[0]}), got shape {y.shape}")
     bad = int(X.size - np.count_nonzero(np.isfinite(X)))
     if bad:
         raise ValueError(
@@ -226,9 +218,7 @@ def _check_inputs(
         raise ValueError(f"ridge penalties must be positive, got {alphas}")
     for sp in splits:
         if len(sp.train) < 2 or len(sp.test) < 1:
-            raise ValueError(
-                f"split {sp.name!r} needs at least 2 train and 1 test image(s)"
-            )
+            raise ValueError(f"split {sp.name!r} needs at least 2 train and 1 test image(s)")
 
 
 def score_features(

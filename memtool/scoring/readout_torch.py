@@ -97,8 +97,13 @@ class _Shared:
 class _Path:
     """Ridge fits of one training set for a whole penalty grid (primal or Gram form)."""
 
-    def __init__(self, X: torch.Tensor, y: torch.Tensor, shared: _Shared | None = None,
-                 train_np: np.ndarray | None = None):
+    def __init__(
+        self,
+        X: torch.Tensor,
+        y: torch.Tensor,
+        shared: _Shared | None = None,
+        train_np: np.ndarray | None = None,
+    ):
         n = X.shape[0]
         self.n = n
         mean = X.mean(dim=0)
@@ -135,8 +140,7 @@ class _Path:
             if C is None:
                 ZtZ = gram(Z)
             else:  # ZᵀZ = D⁻¹ (X_trᵀ X_tr - n mean meanᵀ) D⁻¹ on the kept features
-                ZtZ = (C if self.all_kept else C[keep][:, keep]) / torch.outer(self.scale,
-                                                                               self.scale)
+                ZtZ = (C if self.all_kept else C[keep][:, keep]) / torch.outer(self.scale, self.scale)
             s2, V = torch.linalg.eigh(ZtZ)
             self.s2 = s2.clamp_min(0.0)
             self.V = V
@@ -209,9 +213,9 @@ def score_layers(
             bad = int(Xt.numel() - int(torch.isfinite(Xt).sum()))
             raise ValueError(
                 f"features contain {bad} NaN or infinite value(s) out of {Xt.numel()}; "
-                "the layer's activations are not finite")
-        _check_inputs(np.empty((Xt.shape[0], 0)) if Xt.ndim == 2 else Xt.numpy(), y_np,
-                      splits, alphas_np)
+                "the layer's activations are not finite"
+            )
+        _check_inputs(np.empty((Xt.shape[0], 0)) if Xt.ndim == 2 else Xt.numpy(), y_np, splits, alphas_np)
         mats.append(Xt.to(device=device, dtype=dtype))
     if not mats:
         return []
@@ -232,8 +236,7 @@ def score_layers(
         train = torch.as_tensor(train_np, device=device)
         test_np = np.asarray(sp.test, dtype=np.int64)
         test = torch.as_tensor(test_np, device=device)
-        val = None if sp.val is None else torch.as_tensor(np.asarray(sp.val, dtype=np.int64),
-                                                          device=device)
+        val = None if sp.val is None else torch.as_tensor(np.asarray(sp.val, dtype=np.int64), device=device)
         preds = torch.empty((L, test.shape[0]), dtype=dtype, device=device)
         for l, X in enumerate(mats):
             path = _Path(X[train], yt[train], shared[l], train_np)
@@ -244,7 +247,7 @@ def score_layers(
                 rhos = spearman_rows(path.predict(X[val], alphas).T, yt[val])
                 best = _first_best(rhos, larger_is_better=True)
             chosen[i, l] = alphas_np[best]
-            preds[l] = path.predict(X[test], alphas[best:best + 1])[:, 0]
+            preds[l] = path.predict(X[test], alphas[best : best + 1])[:, 0]
             del path
         pred_sum.index_add_(1, test, preds)
         np.add.at(pred_count, test_np, 1)
@@ -253,8 +256,11 @@ def score_layers(
         fold_rho[i] = spearman_rows(preds, yt[test]).cpu().numpy()
 
     counts = torch.as_tensor(pred_count, device=device, dtype=dtype)
-    predictions = torch.where(counts > 0, pred_sum / counts.clamp_min(1.0),
-                              torch.full_like(pred_sum, float("nan"))).cpu().numpy()
+    predictions = (
+        torch.where(counts > 0, pred_sum / counts.clamp_min(1.0), torch.full_like(pred_sum, float("nan")))
+        .cpu()
+        .numpy()
+    )
     tested_np = np.flatnonzero(pred_count)
     disjoint = sum(len(sp.test) for sp in splits) == tested_np.size
     n_train = int(np.mean([len(sp.train) for sp in splits]))
@@ -272,8 +278,17 @@ def score_layers(
         folds = []
         for i, sp in enumerate(splits):
             low, high = percentile_ci(fold_reps[i][l], config.ci)
-            folds.append(FoldScore(sp.name, float(fold_rho[i, l]), low, high,
-                                   float(chosen[i, l]), len(sp.train), len(sp.test)))
+            folds.append(
+                FoldScore(
+                    sp.name,
+                    float(fold_rho[i, l]),
+                    low,
+                    high,
+                    float(chosen[i, l]),
+                    len(sp.train),
+                    len(sp.test),
+                )
+            )
         if not informative[l]:
             rho, low, high = float("nan"), float("nan"), float("nan")
         elif disjoint:
@@ -287,7 +302,14 @@ def score_layers(
     return out
 
 
-def score_features(X, y, splits: Sequence[Split], config: ReadoutConfig = ReadoutConfig(),
-                   *, device=None, dtype: torch.dtype = torch.float64) -> LayerScore:
+def score_features(
+    X,
+    y,
+    splits: Sequence[Split],
+    config: ReadoutConfig = ReadoutConfig(),
+    *,
+    device=None,
+    dtype: torch.dtype = torch.float64,
+) -> LayerScore:
     """One layer: :func:`score_layers` of ``[X]``."""
     return score_layers([X], y, splits, config, device=device, dtype=dtype)[0]

@@ -33,8 +33,7 @@ def gram(A: torch.Tensor, rows: bool = False) -> torch.Tensor:
     return A @ A.T if rows else A.T @ A
 
 
-def pls_fit(X: torch.Tensor, Y: torch.Tensor, n_components: int = 25, max_iter: int = 500,
-            tol: float = 1e-6):
+def pls_fit(X: torch.Tensor, Y: torch.Tensor, n_components: int = 25, max_iter: int = 500, tol: float = 1e-6):
     """Batched PLS regression: ``X`` (S, n, d), ``Y`` (S, n, m) -> (coef (S, d, m),
     x_mean (S, d), y_mean (S, m)); predictions are ``(X' - x_mean) @ coef + y_mean``."""
     S, n, d = X.shape
@@ -84,8 +83,9 @@ def pls_fit(X: torch.Tensor, Y: torch.Tensor, n_components: int = 25, max_iter: 
     return coef, x_mean, y_mean
 
 
-def nipals_weights(C: torch.Tensor, first: torch.Tensor, max_iter: int = 500,
-                   tol: float = 1e-6) -> torch.Tensor:
+def nipals_weights(
+    C: torch.Tensor, first: torch.Tensor, max_iter: int = 500, tol: float = 1e-6
+) -> torch.Tensor:
     """The x-weights scikit-learn's NIPALS returns for cross-covariances ``C`` (S, d, m).
 
     Its loop (``_get_first_singular_vectors_power_method``, mode A) is the power
@@ -123,8 +123,9 @@ def nipals_weights(C: torch.Tensor, first: torch.Tensor, max_iter: int = 500,
     return w / (torch.linalg.vector_norm(w, dim=1, keepdim=True) + eps)
 
 
-def _nipals_coefficients(lam: torch.Tensor, c: torch.Tensor, offset: float, max_iter: int,
-                         tol: float) -> torch.Tensor:
+def _nipals_coefficients(
+    lam: torch.Tensor, c: torch.Tensor, offset: float, max_iter: int, tol: float
+) -> torch.Tensor:
     """Eigen-coefficients ``c * rel^(i - 1)`` of scikit-learn's NIPALS iterate at its stop.
 
     ``lam`` (S, r): eigenvalues of the Gram matrix the iteration powers; ``c`` (S, r):
@@ -147,7 +148,7 @@ def _nipals_coefficients(lam: torch.Tensor, c: torch.Tensor, offset: float, max_
     while lo <= max_iter and not bool(found.all()):
         # steps i = lo..hi: |w_i|² = G(2i + offset), w_iᵀ w_(i-1) = G(2i - 1 + offset)
         hi = min(max_iter, max(lo + 15, 4 * lo))
-        i = steps[lo - 1:hi]
+        i = steps[lo - 1 : hi]
         # g[:, k] = sum_j c2_j rel_j^(p0 + k): consecutive powers by a running product
         # (relative error ~ k eps) rather than one exp per entry; 0^0 = 1 as for pow
         p0, P = 2 * lo - 2 + int(offset), 2 * (hi - lo) + 3
@@ -155,13 +156,13 @@ def _nipals_coefficients(lam: torch.Tensor, c: torch.Tensor, offset: float, max_
         if p0 >= 1:
             g = torch.bmm(R, (c2 * rel.pow(p0 - 1))[:, :, None])[:, :, 0]  # (S, P)
         else:  # p0 = 0: the first power is rel^0 = 1
-            g = torch.cat([c2.sum(dim=1, keepdim=True),
-                           torch.bmm(R[:, :-1], c2[:, :, None])[:, :, 0]], dim=1)
+            g = torch.cat([c2.sum(dim=1, keepdim=True), torch.bmm(R[:, :-1], c2[:, :, None])[:, :, 0]], dim=1)
         base = 2 * (i - lo).long()
         norm_prev, cross, norm_i = g[:, base], g[:, base + 1], g[:, base + 2]
         den = torch.sqrt(norm_i * norm_prev)
-        cos = torch.where(den > 0, cross / torch.where(den > 0, den, torch.ones_like(den)),
-                          torch.ones_like(den))
+        cos = torch.where(
+            den > 0, cross / torch.where(den > 0, den, torch.ones_like(den)), torch.ones_like(den)
+        )
         converged = (2.0 - 2.0 * cos) < tol
         hit = converged.any(dim=1) & ~found
         first_hit = i[torch.argmax(converged.to(torch.int8), dim=1)]
@@ -226,8 +227,9 @@ class _SplitGram:
         return self._gather(F, self.test) - self._gather(F, self.train).mean(dim=1, keepdim=True)
 
 
-def pls_predict_kernel(gram: _SplitGram, Y: torch.Tensor, n_components: int = 25,
-                       max_iter: int = 500, tol: float = 1e-6) -> torch.Tensor:
+def pls_predict_kernel(
+    gram: _SplitGram, Y: torch.Tensor, n_components: int = 25, max_iter: int = 500, tol: float = 1e-6
+) -> torch.Tensor:
     """:func:`pls_fit` + predict in kernel form, for splits with fewer images than features.
 
     Every quantity of scikit-learn's fit is expressed through the centred train kernel
@@ -297,10 +299,10 @@ def pls_predict_kernel(gram: _SplitGram, Y: torch.Tensor, n_components: int = 25
         q = u / tt_safe[:, None]
         s_ = (t * Kt).sum(dim=1)
         okf = ok.to(dtype)
-        Gc = Gc - okf[:, None, None] * ((u[:, :, None] * v[:, None, :] + v[:, :, None] * u[:, None, :])
-                                        / tt_safe[:, None, None]
-                                        - u[:, :, None] * u[:, None, :]
-                                        * (s_ / tt_safe ** 2)[:, None, None])
+        Gc = Gc - okf[:, None, None] * (
+            (u[:, :, None] * v[:, None, :] + v[:, :, None] * u[:, None, :]) / tt_safe[:, None, None]
+            - u[:, :, None] * u[:, None, :] * (s_ / tt_safe**2)[:, None, None]
+        )
         Yk.baddbmm_((okf[:, None] * t)[:, :, None], q[:, None, :], alpha=-1.0)
         norm2 = norm2 - okf[:, None] * tt_safe[:, None] * q * q
         A[:, :, k] = okf[:, None] * deflate(a) / wnorm[:, None]

@@ -54,15 +54,15 @@ def boot_indices(seed, n: int, n_boot: int) -> torch.Tensor:
     Drawn block by block exactly as there (so the numbers are the same) and cached:
     every layer of a sweep reuses the draws of its splits.
     """
-    return _cached(_index_cache, (repr(seed), int(n), int(n_boot)),
-                   lambda: _draw(seed, n, n_boot))
+    return _cached(_index_cache, (repr(seed), int(n), int(n_boot)), lambda: _draw(seed, n, n_boot))
 
 
 def _draw(seed, n: int, n_boot: int) -> torch.Tensor:
     rng = np.random.default_rng(seed)
     block = max(1, _BOOT_BLOCK_ENTRIES // n)
-    parts = [rng.integers(0, n, size=(min(n_boot, start + block) - start, n))
-             for start in range(0, n_boot, block)]
+    parts = [
+        rng.integers(0, n, size=(min(n_boot, start + block) - start, n)) for start in range(0, n_boot, block)
+    ]
     return torch.from_numpy(np.concatenate(parts, axis=0))
 
 
@@ -90,8 +90,9 @@ def _tie_bounds(sorted_v: torch.Tensor):
     start = torch.cummax(torch.where(new, pos, torch.zeros_like(pos)), dim=-1).values
     last = torch.ones_like(new)
     last[..., :-1] = new[..., 1:]
-    end = torch.flip(torch.cummin(torch.flip(torch.where(last, pos, torch.full_like(pos, n)),
-                                             [-1]), dim=-1).values, [-1])
+    end = torch.flip(
+        torch.cummin(torch.flip(torch.where(last, pos, torch.full_like(pos, n)), [-1]), dim=-1).values, [-1]
+    )
     return start, end
 
 
@@ -112,8 +113,9 @@ def resample_ranks(codes: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     """
     drawn = codes[:, idx]  # (L, B, n)
     counts = torch.zeros(drawn.shape, dtype=torch.float64, device=idx.device)
-    counts.scatter_add_(-1, drawn, torch.ones((1, 1, 1), dtype=counts.dtype,
-                                              device=idx.device).expand(drawn.shape))
+    counts.scatter_add_(
+        -1, drawn, torch.ones((1, 1, 1), dtype=counts.dtype, device=idx.device).expand(drawn.shape)
+    )
     avg = torch.cumsum(counts, dim=-1) - counts + (counts + 1.0) / 2.0
     return torch.gather(avg, -1, drawn)
 
@@ -129,8 +131,9 @@ def pearson_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def _ratio(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
     """``num / den`` clipped to [-1, 1], NaN where ``den`` is 0 (a constant side)."""
-    r = torch.where(den > 0, num / torch.where(den > 0, den, torch.ones_like(den)),
-                    torch.full_like(den, float("nan")))
+    r = torch.where(
+        den > 0, num / torch.where(den > 0, den, torch.ones_like(den)), torch.full_like(den, float("nan"))
+    )
     return r.clamp(-1.0, 1.0)
 
 
@@ -158,8 +161,7 @@ class _Order:
         if not self.ties:  # (cum - c) + (c + 1) / 2
             return cum.sub_(counts, alpha=0.5).add_(0.5)
         below = cum - counts
-        return (below.index_select(0, self.start) + cum.index_select(0, self.end)
-                + 1.0) / 2.0
+        return (below.index_select(0, self.start) + cum.index_select(0, self.end) + 1.0) / 2.0
 
 
 class _Bootstrap:
@@ -186,19 +188,19 @@ class _Bootstrap:
         dev = y_test.device
         idx = _draw(seed, n, n_boot).to(dev)  # the counts replace the draws: not kept
         counts = torch.zeros((n_boot, n), dtype=y_test.dtype, device=dev)
-        counts.scatter_add_(1, idx, torch.ones((1, 1), dtype=counts.dtype,
-                                               device=dev).expand(idx.shape))
+        counts.scatter_add_(1, idx, torch.ones((1, 1), dtype=counts.dtype, device=dev).expand(idx.shape))
         del idx
         self.m = (n + 1) / 2.0
         # sum of squared rank deviations of a resample of tie-free values
-        self.ss_free = ((n ** 3 - n) - (counts ** 3 - counts).sum(dim=1)) / 12.0
+        self.ss_free = ((n**3 - n) - (counts**3 - counts).sum(dim=1)) / 12.0
         y_order = _Order(y_test)
         step = max(1, min(n_boot, _BLOCK // n))
         self.blocks, y_ss, wc = [], [], []
         for b0 in range(0, n_boot, step):
-            c = counts[b0:b0 + step].T.contiguous()  # (n, b)
+            c = counts[b0 : b0 + step].T.contiguous()  # (n, b)
             ry = torch.empty_like(c).index_copy_(
-                0, y_order.order, y_order.ranks(c.index_select(0, y_order.order)))
+                0, y_order.order, y_order.ranks(c.index_select(0, y_order.order))
+            )
             ry -= self.m
             block = torch.stack([c, c * ry])  # (2, n, b)
             y_ss.append((block[1] * ry).sum(dim=0))
@@ -235,6 +237,11 @@ class _Bootstrap:
 
 def bootstrap(y_test: torch.Tensor, seed, n_boot: int) -> _Bootstrap:
     """The split's :class:`_Bootstrap`, cached: every layer scored on a split shares it."""
-    key = (repr(seed), int(n_boot), str(y_test.device), str(y_test.dtype),
-           y_test.detach().cpu().numpy().tobytes())
+    key = (
+        repr(seed),
+        int(n_boot),
+        str(y_test.device),
+        str(y_test.dtype),
+        y_test.detach().cpu().numpy().tobytes(),
+    )
     return _cached(_boot_cache, key, lambda: _Bootstrap(y_test, seed, n_boot))

@@ -82,16 +82,14 @@ def resample_ranks(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
     uniq, code = np.unique(np.asarray(values, dtype=np.float64), return_inverse=True)
     n_rows, u = idx.shape[0], uniq.size
     drawn = code[idx]
-    counts = np.bincount(
-        (drawn + (np.arange(n_rows) * u)[:, None]).ravel(), minlength=n_rows * u
-    ).reshape(n_rows, u)
+    counts = np.bincount((drawn + (np.arange(n_rows) * u)[:, None]).ravel(), minlength=n_rows * u).reshape(
+        n_rows, u
+    )
     avg_rank = np.cumsum(counts, axis=1) - counts + (counts + 1) / 2.0
     return np.take_along_axis(avg_rank, drawn, axis=1)
 
 
-def bootstrap_spearman_replicates(
-    pred: np.ndarray, y: np.ndarray, n_boot: int = 1000, seed=0
-) -> np.ndarray:
+def bootstrap_spearman_replicates(pred: np.ndarray, y: np.ndarray, n_boot: int = 1000, seed=0) -> np.ndarray:
     """Spearman's rho on ``n_boot`` resamples (with replacement) of the paired images.
 
     The resample indices are ``numpy.random.default_rng(seed).integers(0, n, (n_boot, n))``
@@ -102,9 +100,7 @@ def bootstrap_spearman_replicates(
     pred = np.asarray(pred, dtype=np.float64).ravel()
     y = np.asarray(y, dtype=np.float64).ravel()
     if pred.shape != y.shape:
-        raise ValueError(
-            f"bootstrap: arrays differ in length ({pred.size} vs {y.size})"
-        )
+        raise ValueError(f"bootstrap: arrays differ in length ({pred.size} vs {y.size})")
     n = pred.size
     out = np.full(n_boot, np.nan)
     if n < 2 or n_boot < 1:
@@ -114,9 +110,7 @@ def bootstrap_spearman_replicates(
     for start in range(0, n_boot, block):
         stop = min(n_boot, start + block)
         idx = rng.integers(0, n, size=(stop - start, n))
-        out[start:stop] = pearson_rows(
-            resample_ranks(pred, idx), resample_ranks(y, idx)
-        )
+        out[start:stop] = pearson_rows(resample_ranks(pred, idx), resample_ranks(y, idx))
     return out
 
 
@@ -175,7 +169,7 @@ def partial_rows(rx: np.ndarray, ry: np.ndarray, rz: np.ndarray) -> np.ndarray:
     """First-order partial correlation of matching rows of x and y given z."""
     rxy, rxz, ryz = pearson_rows(rx, ry), pearson_rows(rx, rz), pearson_rows(ry, rz)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (rxy - rxz * ryz) / np.sqrt((1 - rxz ** 2) * (1 - ryz ** 2))
+        return (rxy - rxz * ryz) / np.sqrt((1 - rxz**2) * (1 - ryz**2))
 
 
 def partial_spearman(x, y, z) -> float:
@@ -196,8 +190,9 @@ class Correlation:
     partial_ci: tuple[float, float]
 
 
-def correlate_across_layers(memorability, brain, depth, *, n_boot: int = 1000, ci: float = 0.95,
-                            seed: int = 0) -> Correlation:
+def correlate_across_layers(
+    memorability, brain, depth, *, n_boot: int = 1000, ci: float = 0.95, seed: int = 0
+) -> Correlation:
     """Correlation across layers with percentile bootstrap CIs (resampling layers)."""
     x, y, z = finite_pairs(memorability, brain, depth)
     n = x.shape[0]
@@ -215,5 +210,11 @@ def correlate_across_layers(memorability, brain, depth, *, n_boot: int = 1000, c
         values = values[np.isfinite(values)]
         return tuple(float(v) for v in np.percentile(values, q)) if values.size else nan2
 
-    return Correlation(n, spearman_finite(x, y), interval(boot_s), pearson_finite(x, y),
-                       partial_spearman(x, y, z), interval(boot_p))
+    return Correlation(
+        n,
+        spearman_finite(x, y),
+        interval(boot_s),
+        pearson_finite(x, y),
+        partial_spearman(x, y, z),
+        interval(boot_p),
+    )

@@ -52,12 +52,13 @@ def is_disk_full(exc: BaseException) -> bool:
 
 
 def disk_full_error(path: Path | str) -> StoreError:
-    return StoreError(f"no space left on device writing {path}",
-                      hint="free space and rerun: nothing committed is lost")
+    return StoreError(
+        f"no space left on device writing {path}", hint="free space and rerun: nothing committed is lost"
+    )
 
 
 def holder_of(exc: Exception) -> str:
-    """"process 1234 (python -m memtool sweep ...)" from a DuckDB lock error, as far as known."""
+    """ "process 1234 (python -m memtool sweep ...)" from a DuckDB lock error, as far as known."""
     match = _PID_PATTERN.search(str(exc))
     if not match:
         return "another process"
@@ -79,24 +80,32 @@ def _open_problem(path: Path, exc: duckdb.Error, read_only: bool) -> StoreError:
     if is_disk_full(exc):
         return disk_full_error(path)
     if path.is_dir():
-        return StoreError(f"{path} is a directory, not a results database",
-                          hint="pass the .duckdb file that `memtool sweep` wrote, e.g. --db DIR/memtool.duckdb")
-    if "permission denied" in text.lower() or (path.exists() and not os.access(
-            path, os.R_OK if read_only else os.R_OK | os.W_OK)):
+        return StoreError(
+            f"{path} is a directory, not a results database",
+            hint="pass the .duckdb file that `memtool sweep` wrote, e.g. --db DIR/memtool.duckdb",
+        )
+    if "permission denied" in text.lower() or (
+        path.exists() and not os.access(path, os.R_OK if read_only else os.R_OK | os.W_OK)
+    ):
         need = "read" if read_only else "read and write"
-        return StoreError(f"permission denied opening database {path}",
-                          hint=f"this user needs {need} access to the file and its folder, "
-                               "or pass another --db")
+        return StoreError(
+            f"permission denied opening database {path}",
+            hint=f"this user needs {need} access to the file and its folder, or pass another --db",
+        )
     if path.is_file() and path.stat().st_size == 0:
-        return StoreError(f"{path} is an empty file (0 bytes), not a DuckDB database",
-                          hint="delete it (memtool creates the database on the next sweep) "
-                               "or pass another --db")
+        return StoreError(
+            f"{path} is an empty file (0 bytes), not a DuckDB database",
+            hint="delete it (memtool creates the database on the next sweep) or pass another --db",
+        )
     if "not a valid duckdb database" in text.lower():
-        return StoreError(f"{path} is not a DuckDB database file (unknown header)",
-                          hint="pass the .duckdb file that `memtool sweep` wrote; if this is a "
-                               "damaged results database, move it aside and rerun")
-    return StoreError(f"cannot open database {path}: {first}",
-                      hint="check the path, its permissions and the free space")
+        return StoreError(
+            f"{path} is not a DuckDB database file (unknown header)",
+            hint="pass the .duckdb file that `memtool sweep` wrote; if this is a "
+            "damaged results database, move it aside and rerun",
+        )
+    return StoreError(
+        f"cannot open database {path}: {first}", hint="check the path, its permissions and the free space"
+    )
 
 
 def _notify(message: str) -> None:
@@ -105,8 +114,12 @@ def _notify(message: str) -> None:
 
 @contextmanager
 def open_connection(
-    path: Path, *, read_only: bool, lock_timeout: float | None = 30.0,
-    on_wait: Callable[[str], None] | None = None, wait_message_every: float | None = None,
+    path: Path,
+    *,
+    read_only: bool,
+    lock_timeout: float | None = 30.0,
+    on_wait: Callable[[str], None] | None = None,
+    wait_message_every: float | None = None,
     config: dict | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Yield a connection, retrying while another process holds the write lock.
@@ -120,9 +133,7 @@ def open_connection(
     so the lock is held only for the body of the ``with`` block.
     """
     if read_only and not path.exists():
-        raise StoreError(
-            f"no results database at {path}", hint="run `memtool sweep` first or pass --db FILE"
-        )
+        raise StoreError(f"no results database at {path}", hint="run `memtool sweep` first or pass --db FILE")
     if path.is_dir():
         raise _open_problem(path, duckdb.IOException("Is a directory"), read_only)
     started = time.monotonic()
@@ -141,7 +152,8 @@ def open_connection(
                     if deadline is None and now >= next_message:
                         (on_wait or _notify)(
                             f"waiting for database {path}: {holder_of(exc)} holds it "
-                            f"({now - started:.0f} s so far; nothing is lost meanwhile)")
+                            f"({now - started:.0f} s so far; nothing is lost meanwhile)"
+                        )
                         next_message = now + every
                     time.sleep(delay)
                     delay = min(delay * 2, 0.5)
@@ -161,8 +173,9 @@ SANDBOX_CONFIG = {"enable_external_access": False, "lock_configuration": True}
 
 
 @contextmanager
-def open_sandboxed(path: Path, *, lock_timeout: float = 30.0,
-                   threads: int | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_sandboxed(
+    path: Path, *, lock_timeout: float = 30.0, threads: int | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection for user SQL (``memtool query``, the TUI's SQL console).
 
     Besides being read-only it cannot reach anything but this database: external access

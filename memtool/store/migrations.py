@@ -139,5 +139,6 @@ def _create_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:
         except duckdb.Error as exc:
             if is_disk_full(exc):
                 raise
-            raise StoreError(f"view file {path.name} cannot be created: "
-                             f"{' '.join(str(exc).split())}") from None
+            raise StoreError(
+                f"view file {path.name} cannot be created: {' '.join(str(exc).split())}"
+            ) from None

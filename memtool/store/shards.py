@@ -43,19 +43,33 @@ def _typed(columns, ints=(), floats=()) -> dict[str, pl.DataType]:
 
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "models": {c: (_INT if c in ("n_params", "n_layers") else _STR) for c in MODEL_COLUMNS},
-    "layers": {c: (_INT if c in ("layer_index", "exec_order", "n_features") else
-                   _FLT if c == "relative_depth" else _STR) for c in LAYER_COLUMNS},
-    "layer_scores": {c: (_INT if c in ("n_train", "n_test", "n_features") else
-                         _FLT if c in ("score", "ci_low", "ci_high", "alpha", "seconds") else _STR)
-                     for c in SCORE_COLUMNS},
-    "datasets": _typed(DATASET_COLUMNS, ints=("n_images", "n_splits"),
-                       floats=("ceiling", "score_mean", "score_std")),
+    "layers": {
+        c: (
+            _INT
+            if c in ("layer_index", "exec_order", "n_features")
+            else _FLT
+            if c == "relative_depth"
+            else _STR
+        )
+        for c in LAYER_COLUMNS
+    },
+    "layer_scores": {
+        c: (
+            _INT
+            if c in ("n_train", "n_test", "n_features")
+            else _FLT
+            if c in ("score", "ci_low", "ci_high", "alpha", "seconds")
+            else _STR
+        )
+        for c in SCORE_COLUMNS
+    },
+    "datasets": _typed(
+        DATASET_COLUMNS, ints=("n_images", "n_splits"), floats=("ceiling", "score_mean", "score_std")
+    ),
     "setups": _typed(SETUP_COLUMNS),
-    "brain_targets": _typed(BRAIN_TARGET_COLUMNS, ints=("n_stimuli", "n_neuroids"),
-                            floats=("ceiling",)),
+    "brain_targets": _typed(BRAIN_TARGET_COLUMNS, ints=("n_stimuli", "n_neuroids"), floats=("ceiling",)),
     "brain_setups": _typed(BRAIN_SETUP_COLUMNS, ints=("n_reference", "n_components")),
-    "brain_scores": _typed(BRAIN_SCORE_COLUMNS,
-                           floats=("raw", "ceiling", "ceiled", "error", "seconds")),
+    "brain_scores": _typed(BRAIN_SCORE_COLUMNS, floats=("raw", "ceiling", "ceiled", "error", "seconds")),
 }
 _SHARD_NAME = re.compile(r"^(\d{6})-(%s)\.parquet$" % "|".join(SCHEMAS))
 
@@ -73,12 +87,16 @@ class ShardSink:
     earlier shards (a retried attempt) count too.
     """
 
-    def __init__(self, root: Path, run_id: str, task_id: str,
-                 done: dict[tuple[str, str], dict[str, set[str]]] | None = None):
+    def __init__(
+        self,
+        root: Path,
+        run_id: str,
+        task_id: str,
+        done: dict[tuple[str, str], dict[str, set[str]]] | None = None,
+    ):
         self.dir = Path(root) / run_id / task_id
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.done = {key: {m: set(v) for m, v in models.items()}
-                     for key, models in (done or {}).items()}
+        self.done = {key: {m: set(v) for m, v in models.items()} for key, models in (done or {}).items()}
         existing = [int(m.group(1)) for p in self.dir.iterdir() if (m := _SHARD_NAME.match(p.name))]
         self.seq = max(existing, default=-1) + 1
 
@@ -104,8 +122,11 @@ class ShardSink:
         own: set[str] = set()
         for path in sorted(self.dir.glob("*-layer_scores.parquet")):
             frame = pl.read_parquet(path).filter(
-                (pl.col("model_id") == model_id) & (pl.col("setup_id") == setup_id)
-                & (pl.col("target") == target) & (pl.col("fold") == "pooled"))
+                (pl.col("model_id") == model_id)
+                & (pl.col("setup_id") == setup_id)
+                & (pl.col("target") == target)
+                & (pl.col("fold") == "pooled")
+            )
             own.update(frame["layer_name"].to_list())
         return self.done.get((setup_id, target), {}).get(model_id, set()) | own
 
@@ -160,7 +181,9 @@ def ingest_shards(store: Store, root: Path) -> IngestResult:
                 n = _insert_shard(con, table, str(path))
                 con.execute(
                     "INSERT INTO ingested_shards (shard, table_name, run_id, task_id, n_rows)"
-                    " VALUES (?, ?, ?, ?, ?)", [rel, table, run_id, task_id, n])
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [rel, table, run_id, task_id, n],
+                )
                 con.execute("COMMIT")
             except Exception:
                 con.execute("ROLLBACK")

@@ -22,47 +22,19 @@ from memtool.store.connection import (
 )
 from memtool.store.migrations import apply_migrations
 
-SCORE_COLUMNS = (
-    "run_id", "model_id", "layer_name", "dataset_id", "setup_id", "target", "fold", "metric",
-    "score", "ci_low", "ci_high", "alpha", "n_train", "n_test", "reducer", "n_features",
-    "seconds",
+from memtool.store.tables import (  # noqa: F401  (LAYER_COLUMNS ... re-exported: their old home)
+    BRAIN_SCORE_COLUMNS,
+    BRAIN_SETUP_COLUMNS,
+    BRAIN_TARGET_COLUMNS,
+    DATASET_COLUMNS,
+    LAYER_COLUMNS,
+    MODEL_COLUMNS,
+    SCORE_COLUMNS,
+    SETUP_COLUMNS,
+    insert_rows,
 )
-MODEL_COLUMNS = (
-    "model_id", "name", "source", "arch", "weights_source", "weights_id", "n_params", "n_layers",
-    "input_size", "data_config",
-)
+
 READ_LOCK_TIMEOUT = 30.0  # seconds a reader waits for a writer before giving up (exit 7)
-LAYER_COLUMNS = (
-    "model_id", "layer_name", "layer_index", "exec_order", "relative_depth", "module_type",
-    "output_shape", "n_features", "alias_of",
-)
-DATASET_COLUMNS = (
-    "dataset_id", "name", "kind", "spec", "root", "n_images", "n_splits", "split_kind", "ceiling",
-    "citation", "options", "score_mean", "score_std",
-)
-SETUP_COLUMNS = ("setup_id", "dataset_id", "reducer", "readout", "description")
-BRAIN_TARGET_COLUMNS = (
-    "target_id", "name", "region", "kind", "benchmark", "metric", "ceiling", "ceiling_method",
-    "score_kind", "brainscore_vision", "n_stimuli", "n_neuroids", "spec", "citation", "details",
-)
-BRAIN_SETUP_COLUMNS = (
-    "setup_id", "target_id", "reducer", "features", "reference_set", "reference_source",
-    "n_reference", "n_components",
-)
-BRAIN_SCORE_COLUMNS = (
-    "model_id", "layer_name", "setup_id", "target_id", "run_id", "raw", "ceiling", "ceiled",
-    "error", "note", "seconds", "regression_impl",
-)
-
-
-def insert_rows(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str],
-                rows: Sequence[dict], *, replace: bool = False) -> None:
-    """executemany of ``rows`` (dicts; missing keys -> NULL) into ``columns`` of ``table``."""
-    verb = "INSERT OR REPLACE" if replace else "INSERT"
-    con.executemany(
-        f"{verb} INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-        [[r.get(c) for c in columns] for r in rows],
-    )
 
 
 def _now() -> datetime:
@@ -77,8 +49,13 @@ class Store:
     calls.
     """
 
-    def __init__(self, path: str | Path, *, lock_timeout: float | None = None,
-                 on_wait: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        lock_timeout: float | None = None,
+        on_wait: Callable[[str], None] | None = None,
+    ):
         self.path = Path(path).expanduser().resolve()
         # None: readers give up after READ_LOCK_TIMEOUT s, writers wait for as long as it
         # takes (a reader held open elsewhere must not kill a sweep) and call ``on_wait``
@@ -90,8 +67,12 @@ class Store:
     @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
         try:
-            with open_connection(self.path, read_only=False, lock_timeout=self.lock_timeout,
-                                 on_wait=self.on_wait) as con, critical():
+            with (
+                open_connection(
+                    self.path, read_only=False, lock_timeout=self.lock_timeout, on_wait=self.on_wait
+                ) as con,
+                critical(),
+            ):
                 # SIGINT/SIGTERM wait for the end of this block: a commit is never cut.
                 yield con
         except duckdb.Error as exc:
@@ -128,8 +109,10 @@ class Store:
         except OSError as exc:
             if is_disk_full(exc):
                 raise disk_full_error(self.path.parent) from None
-            raise StoreError(f"cannot create the folder {self.path.parent} for the database: "
-                             f"{exc.strerror}", hint="pass a --db path in a writable folder") from None
+            raise StoreError(
+                f"cannot create the folder {self.path.parent} for the database: {exc.strerror}",
+                hint="pass a --db path in a writable folder",
+            ) from None
         if self.path.exists() and self.path.stat().st_size > 0:
             with self.writer() as con:
                 tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
@@ -172,14 +155,37 @@ class Store:
             return pl.DataFrame() if relation is None else relation.pl()
 
     # -- runs ----------------------------------------------------------------------------
-    def start_run(self, run_id: str, *, kind: str, command: str, config: dict, config_hash: str,
-                  memtool_version: str, versions: dict, device: str, host: str) -> None:
+    def start_run(
+        self,
+        run_id: str,
+        *,
+        kind: str,
+        command: str,
+        config: dict,
+        config_hash: str,
+        memtool_version: str,
+        versions: dict,
+        device: str,
+        host: str,
+    ) -> None:
         with self.writer() as con:
             con.execute(
                 "INSERT INTO runs (run_id, kind, command, config, config_hash, memtool_version,"
                 " versions, device, host, status, started_at, pid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                [run_id, kind, command, json.dumps(config), config_hash, memtool_version,
-                 json.dumps(versions), device, host, "running", _now(), os.getpid()],
+                [
+                    run_id,
+                    kind,
+                    command,
+                    json.dumps(config),
+                    config_hash,
+                    memtool_version,
+                    json.dumps(versions),
+                    device,
+                    host,
+                    "running",
+                    _now(),
+                    os.getpid(),
+                ],
             )
 
     def close_dead_runs(self, host: str) -> list[str]:
@@ -191,22 +197,25 @@ class Store:
         with self.writer() as con:
             rows = con.execute(
                 "SELECT run_id, pid FROM runs WHERE status = 'running' AND host = ? AND pid IS NOT NULL",
-                [host]).fetchall()
+                [host],
+            ).fetchall()
             dead = [(run_id, pid) for run_id, pid in rows if not _process_alive(pid)]
             for run_id, pid in dead:
                 con.execute(
                     "UPDATE runs SET status = 'interrupted', error = ? WHERE run_id = ?",
-                    [f"process {pid} ended without finishing (killed?); rerun the command to resume",
-                     run_id])
+                    [f"process {pid} ended without finishing (killed?); rerun the command to resume", run_id],
+                )
                 # Its tasks cannot still be running either.
                 con.execute(
                     "UPDATE sweep_tasks SET status = 'interrupted', updated_at = ?,"
                     " error = coalesce(error, ?) WHERE run_id = ? AND status = 'running'",
-                    [_now(), f"process {pid} of the run ended (killed?)", run_id])
+                    [_now(), f"process {pid} of the run ended (killed?)", run_id],
+                )
         return [run_id for run_id, _ in dead]
 
-    def finish_run(self, run_id: str, status: str, *, error: str | None = None,
-                   timings: dict | None = None) -> None:
+    def finish_run(
+        self, run_id: str, status: str, *, error: str | None = None, timings: dict | None = None
+    ) -> None:
         with self.writer() as con:
             con.execute(
                 "UPDATE runs SET status = ?, error = ?, finished_at = ?, timings = ? WHERE run_id = ?",
@@ -216,8 +225,11 @@ class Store:
     def finish_tasks(self, run_id: str, status: str, error: str) -> None:
         """Mark the run's tasks that are still 'running' as ``status`` (its end, e.g. a signal)."""
         with self.writer() as con:
-            con.execute("UPDATE sweep_tasks SET status = ?, error = coalesce(error, ?), updated_at = ?"
-                        " WHERE run_id = ? AND status = 'running'", [status, error, _now(), run_id])
+            con.execute(
+                "UPDATE sweep_tasks SET status = ?, error = coalesce(error, ?), updated_at = ?"
+                " WHERE run_id = ? AND status = 'running'",
+                [status, error, _now(), run_id],
+            )
 
     # -- data sets, models, layers ---------------------------------------------------------
     def adopt_model_ids(self, renames: dict[str, str]) -> list[str]:
@@ -231,8 +243,12 @@ class Store:
         done = []
         with self.writer() as con:
             present = {r[0] for r in con.execute("SELECT model_id FROM models").fetchall()}
-            columns = {(t, c) for t, c in con.execute(
-                "SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal").fetchall()}
+            columns = {
+                (t, c)
+                for t, c in con.execute(
+                    "SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal"
+                ).fetchall()
+            }
             for old, new in renames.items():
                 if old not in present or new in present:
                     continue
@@ -263,7 +279,9 @@ class Store:
         with self.writer() as con:
             rows = con.execute(
                 "SELECT model_id, layer_name FROM layer_scores WHERE setup_id = ? AND target = ?"
-                " AND fold = 'pooled'", [setup_id, target]).fetchall()
+                " AND fold = 'pooled'",
+                [setup_id, target],
+            ).fetchall()
         for model_id, layer in rows:
             out.setdefault(model_id, set()).add(layer)
         return out
@@ -330,9 +348,13 @@ class Store:
 
 
 _MODEL_ID_COLUMNS = (
-    ("models", "model_id"), ("layers", "model_id"), ("layer_scores", "model_id"),
-    ("brain_scores", "model_id"), ("finetune_runs", "finetuned_model_id"),
-    ("predictions", "predictor_id"), ("evaluations", "predictor_id"),
+    ("models", "model_id"),
+    ("layers", "model_id"),
+    ("layer_scores", "model_id"),
+    ("brain_scores", "model_id"),
+    ("finetune_runs", "finetuned_model_id"),
+    ("predictions", "predictor_id"),
+    ("evaluations", "predictor_id"),
 )
 
 

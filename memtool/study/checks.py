@@ -129,8 +129,11 @@ def check_models(given: list[tuple[str, str]], p: Problems) -> list[str]:
         try:
             name = canonical_model_name(spec)
         except MemtoolError as exc:
-            p.add(key, exc.message.replace(" (not in timm or torchvision)", "")
-                  + (f" ({exc.hint})" if exc.hint else ""))
+            p.add(
+                key,
+                exc.message.replace(" (not in timm or torchvision)", "")
+                + (f" ({exc.hint})" if exc.hint else ""),
+            )
             continue
         if name.startswith("checkpoint:"):
             p.add(key, f"{spec!r} is a checkpoint file: a study starts from pretrained models")
@@ -166,8 +169,7 @@ def check_data_set(spec: str, splits, folds, seed, limit, p: Problems) -> None:
 
     lamem = spec.partition(":")[0].lower() == "lamem"
     try:
-        ds = load_memorability(spec, folds=folds, seed=seed, splits=splits if lamem else None,
-                               limit=limit)
+        ds = load_memorability(spec, folds=folds, seed=seed, splits=splits if lamem else None, limit=limit)
     except MemtoolError as exc:
         p.add("data.spec", exc.one_line())
         return

@@ -39,23 +39,63 @@ from pathlib import Path
 from typing import Any
 
 from memtool.errors import UsageError
-from memtool.study.checks import (Problems, brain_problem, check_data_set, check_models, check_recipe,
-                                  check_sweep_values, table, typed, unknown_keys, want)
+from memtool.study.checks import (
+    Problems,
+    brain_problem,
+    check_data_set,
+    check_models,
+    check_recipe,
+    check_sweep_values,
+    table,
+    typed,
+    unknown_keys,
+    want,
+)
 
 ENGINES = ("local", "ray")
-TOP_KEYS = {"name", "models", "models_from", "baselines", "seed", "n_boot", "store", "out",
-            "engine", "device", "workers", "data", "brain", "sweep", "finetune", "ray", "plan"}
+TOP_KEYS = {
+    "name",
+    "models",
+    "models_from",
+    "baselines",
+    "seed",
+    "n_boot",
+    "store",
+    "out",
+    "engine",
+    "device",
+    "workers",
+    "data",
+    "brain",
+    "sweep",
+    "finetune",
+    "ray",
+    "plan",
+}
 DATA_KEYS = {"spec", "splits", "folds", "limit"}
 RAY_KEYS = {"address": "str", "results_dir": "str", "max_retries": "int", "cpus_per_task": "float"}
-PLAN_KEYS = {"calibration_batches": "int", "gpu_tflops": "float",
-             "brain_seconds_per_layer": "float", "calibrate": "bool"}
+PLAN_KEYS = {
+    "calibration_batches": "int",
+    "gpu_tflops": "float",
+    "brain_seconds_per_layer": "float",
+    "calibrate": "bool",
+}
 # SweepConfig fields the study sets from its own keys (and where).
-SWEEP_OWNED = {"models": "models", "data": "data.spec", "splits": "data.splits",
-               "folds": "data.folds", "limit": "data.limit", "seed": "seed", "n_boot": "n_boot",
-               "device": "device", "workers": "workers", "brain": "brain.targets",
-               "checkpoint": "models (one study file runs pretrained models)",
-               "force": "the command line (memtool study run --force is not offered: remove "
-                        "rows or use memtool sweep --force)"}
+SWEEP_OWNED = {
+    "models": "models",
+    "data": "data.spec",
+    "splits": "data.splits",
+    "folds": "data.folds",
+    "limit": "data.limit",
+    "seed": "seed",
+    "n_boot": "n_boot",
+    "device": "device",
+    "workers": "workers",
+    "brain": "brain.targets",
+    "checkpoint": "models (one study file runs pretrained models)",
+    "force": "the command line (memtool study run --force is not offered: remove "
+    "rows or use memtool sweep --force)",
+}
 RECIPE_OWNED = {"seed": "seed"}
 BASELINES = ("resmem",)
 
@@ -65,8 +105,10 @@ class StudyFileError(UsageError):
 
     def __init__(self, path: Path, problems: list[str]):
         n = len(problems)
-        super().__init__(f"{path}: {n} problem{'s' * (n != 1)} in the study file; first: {problems[0]}",
-                         hint="fix every line listed and run again; nothing was run")
+        super().__init__(
+            f"{path}: {n} problem{'s' * (n != 1)} in the study file; first: {problems[0]}",
+            hint="fix every line listed and run again; nothing was run",
+        )
         self.problems = problems
 
 
@@ -105,10 +147,18 @@ class Study:
         from memtool.sweep import SweepConfig
 
         options = dict(self.sweep)
-        options.update(models=list(models), data=self.data, folds=self.folds, limit=self.limit,
-                       seed=self.seed, n_boot=self.n_boot, device=self.device,
-                       workers=self.workers, brain=list(self.brain),
-                       splits=list(self.splits) if self.lamem else None)
+        options.update(
+            models=list(models),
+            data=self.data,
+            folds=self.folds,
+            limit=self.limit,
+            seed=self.seed,
+            n_boot=self.n_boot,
+            device=self.device,
+            workers=self.workers,
+            brain=list(self.brain),
+            splits=list(self.splits) if self.lamem else None,
+        )
         options.update(overrides)
         return SweepConfig(**options)
 
@@ -241,9 +291,12 @@ def parse_study(raw: dict, path: Path, *, check_data: bool = True) -> Study:
             continue
         fname = f"brain_{key}"
         if fname not in sweep_fields:
-            known = sorted(k[len("brain_"):] for k in sweep_fields if k.startswith("brain_"))
-            p.add(f"brain.{key}", f"this memtool's sweep has no {fname} option (brain keys it "
-                                  f"knows: targets, {', '.join(known)})")
+            known = sorted(k[len("brain_") :] for k in sweep_fields if k.startswith("brain_"))
+            p.add(
+                f"brain.{key}",
+                f"this memtool's sweep has no {fname} option (brain keys it "
+                f"knows: targets, {', '.join(known)})",
+            )
             continue
         sweep_extra[fname] = typed(value, sweep_fields[fname], f"brain.{key}", p)
 
@@ -255,7 +308,7 @@ def parse_study(raw: dict, path: Path, *, check_data: bool = True) -> Study:
         elif key not in sweep_fields:
             unknown_keys({key: value}, set(sweep_fields) - set(SWEEP_OWNED), "sweep.", p)
         elif key.startswith("brain_") and key in sweep_extra:
-            p.add(f"sweep.{key}", f"given twice: also brain.{key[len('brain_'):]}")
+            p.add(f"sweep.{key}", f"given twice: also brain.{key[len('brain_') :]}")
         else:
             sweep_extra[key] = typed(value, sweep_fields[key], f"sweep.{key}", p)
     check_sweep_values(sweep_extra, p)
@@ -284,13 +337,29 @@ def parse_study(raw: dict, path: Path, *, check_data: bool = True) -> Study:
         if plan.get(k) is not None and plan[k] <= 0:
             p.add(f"plan.{k}", f"must be positive, not {plan[k]}")
     if engine == "ray" and targets:
-        p.add("engine", "brain targets are scored with the local engine only (use engine = \"local\")")
+        p.add("engine", 'brain targets are scored with the local engine only (use engine = "local")')
 
     if p.lines:
         raise StudyFileError(path, p.lines)
-    return Study(path=path, name=name, models=canonical, data=spec, splits=list(splits),
-                 folds=folds, limit=limit, seed=seed, n_boot=n_boot, brain=list(targets),
-                 sweep=sweep_extra, recipe=recipe, baselines=[b.lower() for b in baselines],
-                 store=Path(store), out=Path(out), engine=engine, device=device,
-                 workers=workers, ray=ray, plan=plan)
-
+    return Study(
+        path=path,
+        name=name,
+        models=canonical,
+        data=spec,
+        splits=list(splits),
+        folds=folds,
+        limit=limit,
+        seed=seed,
+        n_boot=n_boot,
+        brain=list(targets),
+        sweep=sweep_extra,
+        recipe=recipe,
+        baselines=[b.lower() for b in baselines],
+        store=Path(store),
+        out=Path(out),
+        engine=engine,
+        device=device,
+        workers=workers,
+        ray=ray,
+        plan=plan,
+    )

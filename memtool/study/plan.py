@@ -95,29 +95,48 @@ def _data_sizes(study: Study, notes: list[str]) -> dict:
     try:
         from memtool.data.memorability import load_memorability
 
-        ds = load_memorability(study.data, folds=study.folds, seed=study.seed,
-                               splits=study.splits if study.lamem else None, limit=study.limit)
+        ds = load_memorability(
+            study.data,
+            folds=study.folds,
+            seed=study.seed,
+            splits=study.splits if study.lamem else None,
+            limit=study.limit,
+        )
         n_images = len(ds.items)
-        fds = load_split_dataset(study.data, study.splits[0], folds=study.folds, seed=study.seed,
-                                 limit=study.limit)
-        parts = split_parts(fds, study.splits[0], val_fraction=study.recipe_obj().val_fraction,
-                            seed=study.seed)
-        return {"images": n_images, "train": len(parts.train), "val": len(parts.val),
-                "test": len(parts.test), "n_splits": len(ds.splits)}
+        fds = load_split_dataset(
+            study.data, study.splits[0], folds=study.folds, seed=study.seed, limit=study.limit
+        )
+        parts = split_parts(
+            fds, study.splits[0], val_fraction=study.recipe_obj().val_fraction, seed=study.seed
+        )
+        return {
+            "images": n_images,
+            "train": len(parts.train),
+            "val": len(parts.val),
+            "test": len(parts.test),
+            "n_splits": len(ds.splits),
+        }
     except MemtoolError as exc:
         if not study.lamem:
             raise UsageError(f"data.spec: {exc.one_line()}") from None
-        notes.append(f"{study.data} is not on this machine ({exc.message}); LaMem's published "
-                     f"sizes are used: {LAMEM_SIZES['images']:,} images, split train "
-                     f"{LAMEM_SIZES['train']:,} / val {LAMEM_SIZES['val']:,} / test "
-                     f"{LAMEM_SIZES['test']:,}")
+        notes.append(
+            f"{study.data} is not on this machine ({exc.message}); LaMem's published "
+            f"sizes are used: {LAMEM_SIZES['images']:,} images, split train "
+            f"{LAMEM_SIZES['train']:,} / val {LAMEM_SIZES['val']:,} / test "
+            f"{LAMEM_SIZES['test']:,}"
+        )
         sizes = dict(LAMEM_SIZES)
         sizes["n_splits"] = len(study.splits)
         return sizes
 
 
-def make_plan(study: Study, *, db: Path | None = None, recalibrate: bool = False,
-              log: Callable[[str], None] = lambda text: None) -> PlanResult:
+def make_plan(
+    study: Study,
+    *,
+    db: Path | None = None,
+    recalibrate: bool = False,
+    log: Callable[[str], None] = lambda text: None,
+) -> PlanResult:
     import torch
 
     from memtool.runtime import resolve_device
@@ -129,7 +148,7 @@ def make_plan(study: Study, *, db: Path | None = None, recalibrate: bool = False
     device = resolve_device("cpu" if gpu_extrapolated else study.device)
     here = device_label(device)
     unit = "GPU" if (want_cuda or device.type == "cuda") else "CPU"
-    label = ("one GPU (not on this machine: extrapolated)" if gpu_extrapolated else here)
+    label = "one GPU (not on this machine: extrapolated)" if gpu_extrapolated else here
     sizes = _data_sizes(study, notes)
     recipe = study.recipe_obj()
     sweep = study.sweep_config(study.models)
@@ -149,24 +168,45 @@ def make_plan(study: Study, *, db: Path | None = None, recalibrate: bool = False
         try:
             archs[name] = describe_arch(name, sweep.layers, recipe.img_size, sweep.reducer)
         except Exception as exc:  # an architecture meta tensors cannot trace
-            raise UsageError(f"cannot build {name} without weights to count its FLOPs: "
-                             f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}") from None
+            raise UsageError(
+                f"cannot build {name} without weights to count its FLOPs: "
+                f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+            ) from None
 
-    speeds = model_speeds(study, archs, names, sweep=sweep, recipe=recipe, device=device, here=here,
-                          gpu_extrapolated=gpu_extrapolated, store=store, recalibrate=recalibrate,
-                          notes=notes, log=log)
+    speeds = model_speeds(
+        study,
+        archs,
+        names,
+        sweep=sweep,
+        recipe=recipe,
+        device=device,
+        here=here,
+        gpu_extrapolated=gpu_extrapolated,
+        store=store,
+        recalibrate=recalibrate,
+        notes=notes,
+        log=log,
+    )
 
     # scoring costs ---------------------------------------------------------------------
     n_images, n_splits = sizes["images"], sizes["n_splits"]
     base_readout = readout_seconds(n_images, n_splits)
     brain_s = float(study.plan.get("brain_seconds_per_layer") or DEFAULT_BRAIN_S)
-    targets = [(t, LOCAL_STIMULI.get(t, BRAIN_STIMULI.get(t, 1000)),
-                LOCAL_BRAIN_S if t in LOCAL_STIMULI else brain_s) for t in study.brain]
+    targets = [
+        (
+            t,
+            LOCAL_STIMULI.get(t, BRAIN_STIMULI.get(t, 1000)),
+            LOCAL_BRAIN_S if t in LOCAL_STIMULI else brain_s,
+        )
+        for t in study.brain
+    ]
     if any(t not in LOCAL_STIMULI for t in study.brain):
-        notes.append(f"Brain-Score scoring assumed at {brain_s:g} s per layer and benchmark "
-                     "(plan.brain_seconds_per_layer; brainscore-vision's PLS-25 on 1,000 "
-                     "features, measured on a 2-core CPU); stimulus counts of the public "
-                     "benchmarks are approximate")
+        notes.append(
+            f"Brain-Score scoring assumed at {brain_s:g} s per layer and benchmark "
+            "(plan.brain_seconds_per_layer; brainscore-vision's PLS-25 on 1,000 "
+            "features, measured on a 2-core CPU); stimulus counts of the public "
+            "benchmarks are approximate"
+        )
 
     def readout(widths: list[int]) -> float:
         return sum(base_readout * max(1.0, min(w, n_images) / 256) for w in widths)
@@ -187,66 +227,119 @@ def make_plan(study: Study, *, db: Path | None = None, recalibrate: bool = False
         t_brain += sum(a.n_layers * per for _, _, per in targets)
         peak = max(peak, (s.peak_fwd or 0) + min(feat, budget))
     n_layers = sum(archs[n].n_layers for n in models)
-    notes.insert(0, f"sweep: {t_ex / 3600:.1f} h extraction, {t_mem / 3600:.1f} h memorability "
-                    f"readout ({base_readout:.2f} s for a 256-wide layer over {n_images:,} images, "
-                    f"measured here), {t_brain / 3600:.1f} h brain scoring")
-    stages.append(StageCost("sweep", STAGE_TITLES["sweep"],
-                            f"{len(models)} models, {n_layers:,} layers x {n_images:,} images"
-                            + (f" x {len(targets)} brain targets" if targets else ""),
-                            t_ex + t_mem + t_brain, peak, None, _basis(speeds, models)))
+    notes.insert(
+        0,
+        f"sweep: {t_ex / 3600:.1f} h extraction, {t_mem / 3600:.1f} h memorability "
+        f"readout ({base_readout:.2f} s for a 256-wide layer over {n_images:,} images, "
+        f"measured here), {t_brain / 3600:.1f} h brain scoring",
+    )
+    stages.append(
+        StageCost(
+            "sweep",
+            STAGE_TITLES["sweep"],
+            f"{len(models)} models, {n_layers:,} layers x {n_images:,} images"
+            + (f" x {len(targets)} brain targets" if targets else ""),
+            t_ex + t_mem + t_brain,
+            peak,
+            None,
+            _basis(speeds, models),
+        )
+    )
 
     runs = len(models) * len(study.splits)
     t = peak = disk = 0
     for name in models:
         a, s = archs[name], speeds[name]
-        per_split = recipe.epochs * (sizes["train"] * s.train_s + sizes["val"] * s.fwd_ft_s) \
+        per_split = (
+            recipe.epochs * (sizes["train"] * s.train_s + sizes["val"] * s.fwd_ft_s)
             + sizes["test"] * s.fwd_ft_s
+        )
         t += per_split * len(study.splits)
         peak = max(peak, s.peak_train or 0)
         disk += 16 * a.n_params * len(study.splits)
-    stages.append(StageCost("finetune", STAGE_TITLES["finetune"],
-                            f"{runs} runs x <= {recipe.epochs} epochs x {sizes['train']:,} images "
-                            f"at {recipe.img_size or 'own'} px", t, peak, disk,
-                            _basis(speeds, models) + "; upper bound (early stopping)"))
+    stages.append(
+        StageCost(
+            "finetune",
+            STAGE_TITLES["finetune"],
+            f"{runs} runs x <= {recipe.epochs} epochs x {sizes['train']:,} images "
+            f"at {recipe.img_size or 'own'} px",
+            t,
+            peak,
+            disk,
+            _basis(speeds, models) + "; upper bound (early stopping)",
+        )
+    )
 
     t = peak = 0
     for name in models:
         a, s = archs[name], speeds[name]
-        one = n_images * s.fwd_ft_s + readout(a.widths[-1:]) + sum(
-            n_stim * s.fwd_ft_s + per for _, n_stim, per in targets)
-        pre = n_images * s.fwd_s + readout(a.widths[-1:]) + sum(
-            n_stim * s.fwd_s + per for _, n_stim, per in targets)
+        one = (
+            n_images * s.fwd_ft_s
+            + readout(a.widths[-1:])
+            + sum(n_stim * s.fwd_ft_s + per for _, n_stim, per in targets)
+        )
+        pre = (
+            n_images * s.fwd_s
+            + readout(a.widths[-1:])
+            + sum(n_stim * s.fwd_s + per for _, n_stim, per in targets)
+        )
         # the pretrained penultimate layer is skipped when stage 1 scored it already
         t += (one + (0.0 if a.penultimate_swept else pre)) * len(study.splits)
         peak = max(peak, s.peak_fwd or 0)
-    stages.append(StageCost("penultimate", STAGE_TITLES["penultimate"],
-                            f"{2 * runs} sweeps of one layer", t, peak, None, _basis(speeds, models)))
+    stages.append(
+        StageCost(
+            "penultimate",
+            STAGE_TITLES["penultimate"],
+            f"{2 * runs} sweeps of one layer",
+            t,
+            peak,
+            None,
+            _basis(speeds, models),
+        )
+    )
 
     t = peak = 0
     for b in study.baselines:
         s = speeds[b]
         t += sizes["test"] * s.fwd_s * len(study.splits)
         peak = max(peak, s.peak_fwd or 0)
-    stages.append(StageCost("baselines", STAGE_TITLES["baselines"],
-                            f"{len(study.baselines)} baseline(s) x {sizes['test']:,} test images",
-                            t, peak or None, None, _basis(speeds, study.baselines) if study.baselines else "-"))
-    stages.append(StageCost("report", STAGE_TITLES["report"], "views, figures, index.html",
-                            30.0, None, None, "assumed 30 s"))
+    stages.append(
+        StageCost(
+            "baselines",
+            STAGE_TITLES["baselines"],
+            f"{len(study.baselines)} baseline(s) x {sizes['test']:,} test images",
+            t,
+            peak or None,
+            None,
+            _basis(speeds, study.baselines) if study.baselines else "-",
+        )
+    )
+    stages.append(
+        StageCost(
+            "report", STAGE_TITLES["report"], "views, figures, index.html", 30.0, None, None, "assumed 30 s"
+        )
+    )
     if gpu_extrapolated:
-        notes.append("scoring (memorability readout, brain metrics) is costed at this CPU's "
-                     "measured speed, as it would run on the GPU node's CPUs; the GPU-hours "
-                     "column is wall time of one GPU with its node")
+        notes.append(
+            "scoring (memorability readout, brain metrics) is costed at this CPU's "
+            "measured speed, as it would run on the GPU node's CPUs; the GPU-hours "
+            "column is wall time of one GPU with its node"
+        )
     try:
         load = os.getloadavg()[0]
-        notes.append(f"load average {load:.2f} on {os.cpu_count()} cores while planning: numbers "
-                     "measured here scale with the machine's load")
+        notes.append(
+            f"load average {load:.2f} on {os.cpu_count()} cores while planning: numbers "
+            "measured here scale with the machine's load"
+        )
     except OSError:
         pass
     if any(speeds[n].basis != "measured" and speeds[n].basis != "cached" for n in models):
         worst = max(models, key=lambda n: speeds[n].peak_train or 0)
-        notes.append(f"peak memory of models not calibrated here is an upper estimate (weights, "
-                     f"gradients, AdamW moments and every leaf module's output of a training "
-                     f"batch); the largest is {worst}")
+        notes.append(
+            f"peak memory of models not calibrated here is an upper estimate (weights, "
+            f"gradients, AdamW moments and every leaf module's output of a training "
+            f"batch); the largest is {worst}"
+        )
     return PlanResult(stages, notes, unit, label, archs, speeds)
 
 

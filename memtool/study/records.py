@@ -17,8 +17,20 @@ STAGE_TITLES = {
     "baselines": "4 evaluate baselines on the same test images",
     "report": "5 analysis + report",
 }
-COLUMNS = ("study", "stage", "item", "digest", "status", "error", "detail", "host", "pid",
-           "seconds", "started_at", "updated_at")
+COLUMNS = (
+    "study",
+    "stage",
+    "item",
+    "digest",
+    "status",
+    "error",
+    "detail",
+    "host",
+    "pid",
+    "seconds",
+    "started_at",
+    "updated_at",
+)
 
 
 def _now() -> datetime:
@@ -46,7 +58,8 @@ class StudyRecords:
         """(stage, item) -> row, with a 'running' row of a dead process read as 'interrupted'."""
         try:
             cols, rows = self.store.query(
-                f"SELECT {', '.join(COLUMNS)} FROM study_progress WHERE study = ?", [self.study])
+                f"SELECT {', '.join(COLUMNS)} FROM study_progress WHERE study = ?", [self.study]
+            )
         except Exception:  # a store that has never seen a study (no table yet)
             return {}
         out = {}
@@ -66,16 +79,39 @@ class StudyRecords:
             return row
         return None
 
-    def mark(self, stage: str, item: str, digest: str, status: str, *, error: str | None = None,
-             detail: dict | None = None, seconds: float | None = None) -> None:
+    def mark(
+        self,
+        stage: str,
+        item: str,
+        digest: str,
+        status: str,
+        *,
+        error: str | None = None,
+        detail: dict | None = None,
+        seconds: float | None = None,
+    ) -> None:
         now = _now()
         with self.store.writer() as con:
-            old = con.execute("SELECT started_at FROM study_progress WHERE study = ? AND stage = ? "
-                              "AND item = ?", [self.study, stage, item]).fetchone()
+            old = con.execute(
+                "SELECT started_at FROM study_progress WHERE study = ? AND stage = ? AND item = ?",
+                [self.study, stage, item],
+            ).fetchone()
             started = now if status == "running" or not old else old[0]
             con.execute(
                 f"INSERT OR REPLACE INTO study_progress ({', '.join(COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(COLUMNS))})",
-                [self.study, stage, item, digest, status, error,
-                 json.dumps(detail) if detail is not None else None, socket.gethostname(),
-                 os.getpid(), seconds, started, now])
+                [
+                    self.study,
+                    stage,
+                    item,
+                    digest,
+                    status,
+                    error,
+                    json.dumps(detail) if detail is not None else None,
+                    socket.gethostname(),
+                    os.getpid(),
+                    seconds,
+                    started,
+                    now,
+                ],
+            )

@@ -42,9 +42,9 @@ class Item:
 @dataclass
 class StudyRunResult:
     db: Path
-    done: dict[str, int] = field(default_factory=dict)      # stage -> items run now
-    skipped: dict[str, int] = field(default_factory=dict)   # stage -> items done before
-    failures: list[str] = field(default_factory=list)       # "stage item: error"
+    done: dict[str, int] = field(default_factory=dict)  # stage -> items run now
+    skipped: dict[str, int] = field(default_factory=dict)  # stage -> items done before
+    failures: list[str] = field(default_factory=list)  # "stage item: error"
     report: Path | None = None
     seconds: float = 0.0
 
@@ -59,24 +59,41 @@ def _sweep_digest(study: Study) -> str:
 
 
 def _finetune_digest(study: Study) -> str:
-    return study.digest("finetune", study.recipe_obj().describe(), study.data, study.folds,
-                        study.limit, study.n_boot)
+    return study.digest(
+        "finetune", study.recipe_obj().describe(), study.data, study.folds, study.limit, study.n_boot
+    )
 
 
 def stage_items(study: Study) -> dict[str, list[Item]]:
     """Every item of every stage, with the digest of the options it runs with."""
     sweep_d, ft_d = _sweep_digest(study), _finetune_digest(study)
     pen_d = study.digest("penultimate", sweep_d, ft_d)
-    base_d = study.digest("baselines", study.data, study.folds, study.limit, study.seed,
-                          study.recipe_obj().val_fraction, study.n_boot)
+    base_d = study.digest(
+        "baselines",
+        study.data,
+        study.folds,
+        study.limit,
+        study.seed,
+        study.recipe_obj().val_fraction,
+        study.n_boot,
+    )
     items = {
         "sweep": [Item("sweep", m, sweep_d, model=m) for m in study.models],
-        "finetune": [Item("finetune", f"{m} split{n}", ft_d, model=m, split=n)
-                     for m in study.models for n in study.splits],
-        "penultimate": [Item("penultimate", f"{m} split{n}", pen_d, model=m, split=n)
-                        for m in study.models for n in study.splits],
-        "baselines": [Item("baselines", f"{b} split{n}", base_d, model=b, split=n)
-                      for b in study.baselines for n in study.splits],
+        "finetune": [
+            Item("finetune", f"{m} split{n}", ft_d, model=m, split=n)
+            for m in study.models
+            for n in study.splits
+        ],
+        "penultimate": [
+            Item("penultimate", f"{m} split{n}", pen_d, model=m, split=n)
+            for m in study.models
+            for n in study.splits
+        ],
+        "baselines": [
+            Item("baselines", f"{b} split{n}", base_d, model=b, split=n)
+            for b in study.baselines
+            for n in study.splits
+        ],
         "report": [Item("report", "report", study.digest("report"))],
     }
     return items
@@ -85,8 +102,9 @@ def stage_items(study: Study) -> dict[str, list[Item]]:
 # ------------------------------------------------------------------------ running
 
 
-def run_study_file(study: Study, *, db: Path | None = None, reporter: Reporter | None = None,
-                   stages: list[str] | None = None) -> StudyRunResult:
+def run_study_file(
+    study: Study, *, db: Path | None = None, reporter: Reporter | None = None, stages: list[str] | None = None
+) -> StudyRunResult:
     """Run (or resume) every stage of ``study``; raises KeyboardInterrupt on Ctrl-C.
 
     Failures of one model (unknown weights, a model that cannot be built) are recorded and
@@ -100,9 +118,13 @@ def run_study_file(study: Study, *, db: Path | None = None, reporter: Reporter |
     started = time.perf_counter()
     wanted = stages or list(STAGES)
     items = stage_items(study)
-    runners = {"sweep": _run_sweep_stage, "finetune": _run_finetune_stage,
-               "penultimate": _run_penultimate_stage, "baselines": _run_baseline_stage,
-               "report": _run_report_stage}
+    runners = {
+        "sweep": _run_sweep_stage,
+        "finetune": _run_finetune_stage,
+        "penultimate": _run_penultimate_stage,
+        "baselines": _run_baseline_stage,
+        "report": _run_report_stage,
+    }
     for stage in STAGES:
         if stage not in wanted or not items[stage]:
             continue
@@ -123,14 +145,22 @@ def _started(records: StudyRecords, item: Item):
     t0 = time.perf_counter()
 
     def end(status: str, error: str | None = None, detail: dict | None = None) -> None:
-        records.mark(item.stage, item.item, item.digest, status, error=error, detail=detail,
-                     seconds=round(time.perf_counter() - t0, 3))
+        records.mark(
+            item.stage,
+            item.item,
+            item.digest,
+            status,
+            error=error,
+            detail=detail,
+            seconds=round(time.perf_counter() - t0, 3),
+        )
 
     return end
 
 
-def _each(study, records: StudyRecords, items: list[Item], result: StudyRunResult,
-          reporter: Reporter, work) -> None:
+def _each(
+    study, records: StudyRecords, items: list[Item], result: StudyRunResult, reporter: Reporter, work
+) -> None:
     """Run ``work(item) -> detail`` for every item not done yet, marking each in the store."""
     stage = items[0].stage
     result.done.setdefault(stage, 0)
@@ -171,9 +201,14 @@ def _run_sweep_stage(study, store, records, items, result, reporter) -> None:
             ray_options["results_dir"] = Path(ray_options["results_dir"])
         for it in left:
             records.mark("sweep", it.item, it.digest, "running")
-        swept = run_sweep(study.sweep_config([it.model for it in left]), store.path,
-                          command=f"memtool study run {study.path} (sweep)", reporter=reporter,
-                          engine="ray", ray_options=ray_options)
+        swept = run_sweep(
+            study.sweep_config([it.model for it in left]),
+            store.path,
+            command=f"memtool study run {study.path} (sweep)",
+            reporter=reporter,
+            engine="ray",
+            ray_options=ray_options,
+        )
         errors = {o.name: o.error for o in swept.models}
         for it in left:
             error = errors.get(it.model)
@@ -184,12 +219,19 @@ def _run_sweep_stage(study, store, records, items, result, reporter) -> None:
         return
 
     def work(item: Item):
-        swept = run_sweep(study.sweep_config([item.model]), store.path,
-                          command=f"memtool study run {study.path} (sweep {item.model})",
-                          reporter=reporter)
+        swept = run_sweep(
+            study.sweep_config([item.model]),
+            store.path,
+            command=f"memtool study run {study.path} (sweep {item.model})",
+            reporter=reporter,
+        )
         m = swept.models[0]
-        return {"model_id": m.model_id, "run_id": swept.run_id, "n_layers": m.n_layers,
-                "n_scored": m.n_scored}
+        return {
+            "model_id": m.model_id,
+            "run_id": swept.run_id,
+            "n_layers": m.n_layers,
+            "n_scored": m.n_scored,
+        }
 
     _each(study, records, items, result, reporter, work)
 
@@ -200,18 +242,34 @@ def _run_finetune_stage(study, store, records, items, result, reporter) -> None:
     recipe = study.recipe_obj()
 
     def work(item: Item):
-        done = run_study(StudyConfig(
-            models=[item.model], data=study.data, splits=[item.split], folds=study.folds,
-            limit=study.limit, recipe=recipe, device=study.device, workers=study.workers,
-            out_dir=study.checkpoints, n_boot=study.n_boot, score_penultimate=False,
-        ), store.path, command=f"memtool study run {study.path} (fine-tune {item.item})",
-            reporter=reporter)
+        done = run_study(
+            StudyConfig(
+                models=[item.model],
+                data=study.data,
+                splits=[item.split],
+                folds=study.folds,
+                limit=study.limit,
+                recipe=recipe,
+                device=study.device,
+                workers=study.workers,
+                out_dir=study.checkpoints,
+                n_boot=study.n_boot,
+                score_penultimate=False,
+            ),
+            store.path,
+            command=f"memtool study run {study.path} (fine-tune {item.item})",
+            reporter=reporter,
+        )
         if done.failures:
             return done.failures[0].error
         r = done.results[0]
-        return {"checkpoint": str(r.checkpoint), "finetune_id": r.finetune_id,
-                "test_rho": r.test_rho, "finetuned_model_id": r.finetuned_model_id,
-                "penultimate_layer": r.penultimate_layer}
+        return {
+            "checkpoint": str(r.checkpoint),
+            "finetune_id": r.finetune_id,
+            "test_rho": r.test_rho,
+            "finetuned_model_id": r.finetuned_model_id,
+            "penultimate_layer": r.penultimate_layer,
+        }
 
     _each(study, records, items, result, reporter, work)
 
@@ -229,9 +287,12 @@ def _run_penultimate_stage(study, store, records, items, result, reporter) -> No
         splits = [item.split] if study.lamem else None
         ids = []
         for spec in (checkpoint, item.model):
-            swept = run_sweep(study.sweep_config([spec], layers="penultimate", splits=splits),
-                              store.path, reporter=reporter,
-                              command=f"memtool study run {study.path} (penultimate layer of {spec})")
+            swept = run_sweep(
+                study.sweep_config([spec], layers="penultimate", splits=splits),
+                store.path,
+                reporter=reporter,
+                command=f"memtool study run {study.path} (penultimate layer of {spec})",
+            )
             ids.append(swept.models[0].model_id)
         return {"finetuned_model_id": ids[0], "pretrained_model_id": ids[1]}
 
@@ -251,20 +312,45 @@ def _run_baseline_stage(study, store, records, items, result, reporter) -> None:
         if item.model not in predictors:
             predictors[item.model] = load_predictor(baseline=item.model)
         predictor = predictors[item.model]
-        dataset = load_split_dataset(study.data, item.split, folds=study.folds, seed=study.seed,
-                                     limit=study.limit)
+        dataset = load_split_dataset(
+            study.data, item.split, folds=study.folds, seed=study.seed, limit=study.limit
+        )
         parts = split_parts(dataset, item.split, val_fraction=recipe.val_fraction, seed=study.seed)
-        ev = evaluate(predictor, dataset, parts, "test", n_boot=study.n_boot, seed=study.seed,
-                      batch_size=batch, device=study.device, workers=study.workers,
-                      reporter=reporter)
-        FinetuneRecords(store).write_evaluation({
-            "predictor_id": ev.predictor_id, "predictor": ev.predictor,
-            "dataset_id": ev.dataset_id, "dataset": ev.dataset, "split": ev.split,
-            "part": ev.part, "n_images": ev.n_images, "rho": ev.rho, "ci_low": ev.ci[0],
-            "ci_high": ev.ci[1], "n_boot": study.n_boot, "seconds": ev.seconds,
-        })
-        return {"predictor_id": ev.predictor_id, "rho": ev.rho, "n_images": ev.n_images,
-                "dataset_id": ev.dataset_id, "split": ev.split}
+        ev = evaluate(
+            predictor,
+            dataset,
+            parts,
+            "test",
+            n_boot=study.n_boot,
+            seed=study.seed,
+            batch_size=batch,
+            device=study.device,
+            workers=study.workers,
+            reporter=reporter,
+        )
+        FinetuneRecords(store).write_evaluation(
+            {
+                "predictor_id": ev.predictor_id,
+                "predictor": ev.predictor,
+                "dataset_id": ev.dataset_id,
+                "dataset": ev.dataset,
+                "split": ev.split,
+                "part": ev.part,
+                "n_images": ev.n_images,
+                "rho": ev.rho,
+                "ci_low": ev.ci[0],
+                "ci_high": ev.ci[1],
+                "n_boot": study.n_boot,
+                "seconds": ev.seconds,
+            }
+        )
+        return {
+            "predictor_id": ev.predictor_id,
+            "rho": ev.rho,
+            "n_images": ev.n_images,
+            "dataset_id": ev.dataset_id,
+            "split": ev.split,
+        }
 
     _each(study, records, items, result, reporter, work)
 

@@ -20,7 +20,7 @@ class StageStatus:
     running: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # "item: error"
     interrupted: list[str] = field(default_factory=list)
-    left: list[str] = field(default_factory=list)    # not started, or done with other options
+    left: list[str] = field(default_factory=list)  # not started, or done with other options
     seconds: float = 0.0
 
     @property

@@ -15,8 +15,7 @@ from textual.binding import Binding
 
 from memtool.tui.data import StoreReader
 from memtool.tui.nav import screen_bindings
-from memtool.tui.screens import (CorrelationScreen, FinetuneScreen, LayersScreen, OverviewScreen,
-                                 SqlScreen)
+from memtool.tui.screens import CorrelationScreen, FinetuneScreen, LayersScreen, OverviewScreen, SqlScreen
 
 AUTO_REFRESH_S = 5.0
 
@@ -35,8 +34,13 @@ class MemtoolApp(App):
     }
     BINDINGS = [*screen_bindings(), Binding("q", "quit", "Quit")]
 
-    def __init__(self, reader: StoreReader, *, auto_refresh: float | None = AUTO_REFRESH_S,
-                 history_path: Path | None = None):
+    def __init__(
+        self,
+        reader: StoreReader,
+        *,
+        auto_refresh: float | None = AUTO_REFRESH_S,
+        history_path: Path | None = None,
+    ):
         super().__init__()
         self.reader = reader
         self.refresh_seconds = auto_refresh
@@ -47,8 +51,13 @@ class MemtoolApp(App):
         self.switch_mode("overview")
 
 
-def create_app(db_path: str | Path, *, auto_refresh: float | None = AUTO_REFRESH_S,
-               history_path: Path | None = None, lock_timeout: float = 10.0) -> MemtoolApp:
+def create_app(
+    db_path: str | Path,
+    *,
+    auto_refresh: float | None = AUTO_REFRESH_S,
+    history_path: Path | None = None,
+    lock_timeout: float = 10.0,
+) -> MemtoolApp:
     """Check that ``db_path`` is a memtool store and build the app for it.
 
     Raises StoreError (one line with a hint) for a missing file, a file that is not a

@@ -13,16 +13,32 @@ from typing import Sequence
 import polars as pl
 from textual_plotext import PlotextPlot
 
-TARGET_COLORS = {"memorability": (230, 159, 0), "V1": (86, 180, 233), "V2": (0, 158, 115),
-                 "V4": (204, 121, 167), "IT": (213, 94, 0), "behavior": (240, 228, 66)}
-MODEL_COLORS = [(0, 114, 178), (230, 159, 0), (0, 158, 115), (204, 121, 167), (86, 180, 233),
-                (213, 94, 0), (240, 228, 66), (170, 170, 170)]  # Okabe-Ito, colour-blind safe
+TARGET_COLORS = {
+    "memorability": (230, 159, 0),
+    "V1": (86, 180, 233),
+    "V2": (0, 158, 115),
+    "V4": (204, 121, 167),
+    "IT": (213, 94, 0),
+    "behavior": (240, 228, 66),
+}
+MODEL_COLORS = [
+    (0, 114, 178),
+    (230, 159, 0),
+    (0, 158, 115),
+    (204, 121, 167),
+    (86, 180, 233),
+    (213, 94, 0),
+    (240, 228, 66),
+    (170, 170, 170),
+]  # Okabe-Ito, colour-blind safe
 MAX_MODEL_SERIES = len(MODEL_COLORS)
 
 
 def _finite(*columns: Sequence) -> list[list[float]]:
-    keep = [all(v is not None and not (isinstance(v, float) and math.isnan(v)) for v in values)
-            for values in zip(*columns)]
+    keep = [
+        all(v is not None and not (isinstance(v, float) and math.isnan(v)) for v in values)
+        for values in zip(*columns)
+    ]
     return [[float(v) for v, k in zip(col, keep) if k] for col in columns]
 
 
@@ -41,8 +57,13 @@ def empty(widget: PlotextPlot, title: str) -> str:
     return title
 
 
-def depth_profile(widget: PlotextPlot, title: str, depth: Sequence, series: dict[str, Sequence],
-                  cursor_depth: float | None = None) -> str:
+def depth_profile(
+    widget: PlotextPlot,
+    title: str,
+    depth: Sequence,
+    series: dict[str, Sequence],
+    cursor_depth: float | None = None,
+) -> str:
     """Lines of each score against relative depth, with the cursor's depth marked."""
     plt = _reset(widget, title, "relative depth", "score")
     drawn = []
@@ -82,9 +103,11 @@ def learning_curve(widget: PlotextPlot, title: str, curve: pl.DataFrame) -> str:
     plt = _reset(widget, title, "epoch", "loss")
     drawn = []
     epoch = curve["epoch"].to_list()
-    for name, column, color, side in (("train loss", "train_loss", (0, 114, 178), "left"),
-                                      ("val loss", "val_loss", (86, 180, 233), "left"),
-                                      ("val rho", "val_rho", (230, 159, 0), "right")):
+    for name, column, color, side in (
+        ("train loss", "train_loss", (0, 114, 178), "left"),
+        ("val loss", "val_loss", (86, 180, 233), "left"),
+        ("val rho", "val_rho", (230, 159, 0), "right"),
+    ):
         x, y = _finite(epoch, curve[column].to_list())
         if x:
             plt.plot(x, y, label=name, marker="braille", color=color, yside=side)
@@ -95,8 +118,9 @@ def learning_curve(widget: PlotextPlot, title: str, curve: pl.DataFrame) -> str:
     return f"{title}: {', '.join(drawn) or 'no values'} over {curve.height} epochs"
 
 
-def relation(widget: PlotextPlot, title: str, series: dict[str, tuple[Sequence, Sequence]],
-             *, xlabel: str, ylabel: str) -> str:
+def relation(
+    widget: PlotextPlot, title: str, series: dict[str, tuple[Sequence, Sequence]], *, xlabel: str, ylabel: str
+) -> str:
     """Scatter across models, one series per kind of x (fine-tuned / pretrained layer)."""
     plt = _reset(widget, title, xlabel, ylabel)
     counts = []

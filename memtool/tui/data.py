@@ -25,10 +25,16 @@ from memtool.errors import StoreError
 from memtool.store import Store
 from memtool.store.read import ReadSession, match_models, reading
 
-__all__ = ["CONSOLE_THREADS", "QueryCancelled", "QueryHandle", "SqlResult", "StoreReader",
-           "match_models"]
-REQUIRED_RELATIONS = ("runs", "datasets", "models", "layers", "layer_scores",
-                      "layer_scores_wide", "run_overview")
+__all__ = ["CONSOLE_THREADS", "QueryCancelled", "QueryHandle", "SqlResult", "StoreReader", "match_models"]
+REQUIRED_RELATIONS = (
+    "runs",
+    "datasets",
+    "models",
+    "layers",
+    "layer_scores",
+    "layer_scores_wide",
+    "run_overview",
+)
 clock = time.perf_counter  # what console timings use (snapshot tests stop it)
 # Console queries leave one core to the UI thread, so a long query never freezes the keys.
 CONSOLE_THREADS = max(1, (os.cpu_count() or 2) - 1)
@@ -90,14 +96,17 @@ class StoreReader:
     def validate(self) -> None:
         """Raise StoreError unless ``path`` is a readable memtool store with its views."""
         if self.path.is_dir():
-            raise StoreError(f"{self.path} is a directory, not a results database",
-                             hint="pass the .duckdb file that `memtool sweep` wrote")
+            raise StoreError(
+                f"{self.path} is a directory, not a results database",
+                hint="pass the .duckdb file that `memtool sweep` wrote",
+            )
         with self.session() as s:
             missing = [name for name in REQUIRED_RELATIONS if name not in s.relations()]
         if missing:
             raise StoreError(
                 f"{self.path} lacks {', '.join(missing)}: written by an older or unfinished memtool",
-                hint="run any `memtool sweep --db FILE` with this memtool to upgrade it")
+                hint="run any `memtool sweep --db FILE` with this memtool to upgrade it",
+            )
 
     # -- SQL console -------------------------------------------------------------------------
     def run_sql(self, sql: str, handle: QueryHandle | None = None) -> SqlResult:

@@ -72,7 +72,7 @@ class QueryHistory:
             return None
         self.entries.append(query)
         trimmed = len(self.entries) > self.max_entries
-        self.entries = self.entries[-self.max_entries:]
+        self.entries = self.entries[-self.max_entries :]
         self._cursor = len(self.entries)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

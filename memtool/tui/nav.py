@@ -7,8 +7,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Label
 
-SCREENS = (("1", "Overview", "overview"), ("2", "Layers", "layers"),
-           ("3", "Correlation", "correlation"), ("4", "SQL", "sql"), ("5", "Fine-tune", "finetune"))
+SCREENS = (
+    ("1", "Overview", "overview"),
+    ("2", "Layers", "layers"),
+    ("3", "Correlation", "correlation"),
+    ("4", "SQL", "sql"),
+    ("5", "Fine-tune", "finetune"),
+)
 """(key, title, mode) of each screen, in the bar's order."""
 
 
@@ -21,8 +26,9 @@ class NavTab(Label):
     """One entry of the screen bar; a click switches to its screen."""
 
     def __init__(self, key: str, title: str, mode: str, active: bool):
-        super().__init__(f" {key} {title} ", id=f"nav-{mode}",
-                         classes="nav-tab -active" if active else "nav-tab")
+        super().__init__(
+            f" {key} {title} ", id=f"nav-{mode}", classes="nav-tab -active" if active else "nav-tab"
+        )
         self.mode = mode
 
     def on_click(self) -> None:

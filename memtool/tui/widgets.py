@@ -63,7 +63,10 @@ class VirtualTable(ScrollView, can_focus=True):
     """
 
     COMPONENT_CLASSES = {
-        "vtable--header", "vtable--header-cursor", "vtable--cursor", "vtable--even-row",
+        "vtable--header",
+        "vtable--header-cursor",
+        "vtable--cursor",
+        "vtable--even-row",
         "vtable--empty",
     }
     DEFAULT_CSS = """
@@ -118,11 +121,17 @@ class VirtualTable(ScrollView, can_focus=True):
     class RowActivated(CursorMoved):
         """Enter (or a click on the current row) on a row."""
 
-    def __init__(self, *, formatters: dict[str, Formatter] | None = None,
-                 hidden: Sequence[str] = (), empty_text: str = "no rows",
-                 row_key: Callable[[tuple], Any] | None = None,
-                 max_widths: dict[str, int] | None = None,
-                 id: str | None = None, classes: str | None = None):
+    def __init__(
+        self,
+        *,
+        formatters: dict[str, Formatter] | None = None,
+        hidden: Sequence[str] = (),
+        empty_text: str = "no rows",
+        row_key: Callable[[tuple], Any] | None = None,
+        max_widths: dict[str, int] | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ):
         super().__init__(id=id, classes=classes)
         self.formatters = dict(formatters or {})
         self.hidden = set(hidden)
@@ -139,8 +148,9 @@ class VirtualTable(ScrollView, can_focus=True):
         self.sort_descending = False
 
     # -- data --------------------------------------------------------------------------------
-    def set_data(self, columns: Sequence[str], rows: Sequence[tuple], *,
-                 empty_text: str | None = None) -> None:
+    def set_data(
+        self, columns: Sequence[str], rows: Sequence[tuple], *, empty_text: str | None = None
+    ) -> None:
         """Show new rows; the sort order and (with ``row_key``) the cursor's row are kept."""
         old_key = None
         if self.row_key is not None and self.current_row is not None:
@@ -291,8 +301,10 @@ class VirtualTable(ScrollView, can_focus=True):
             style = style + self.get_component_rich_style("vtable--cursor")
         elif index % 2:
             style = style + self.get_component_rich_style("vtable--even-row")
-        text = "".join(self._cell(self.formatted(row, i), self._widths[pos], self._numeric[pos])
-                       for pos, i in enumerate(self._visible))
+        text = "".join(
+            self._cell(self.formatted(row, i), self._widths[pos], self._numeric[pos])
+            for pos, i in enumerate(self._visible)
+        )
         width = max(self._total_width(), self.scrollable_content_region.width)
         return Strip([Segment(text, style)]).extend_cell_length(width, style)
 

@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 
 _CACHE = Path(tempfile.mkdtemp(prefix="memtool-brain-tests-"))
-for var, sub in (("RESULTCACHING_HOME", "result_caching"), ("BRAINSCORE_HOME", "brain-score"),
-                 ("MEMTOOL_CACHE", "memtool")):
+for var, sub in (
+    ("RESULTCACHING_HOME", "result_caching"),
+    ("BRAINSCORE_HOME", "brain-score"),
+    ("MEMTOOL_CACHE", "memtool"),
+):
     os.environ.setdefault(var, str(_CACHE / sub))
 os.environ.setdefault("BS_INSTALL_DEPENDENCIES", "no")
 

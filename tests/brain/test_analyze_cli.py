@@ -22,8 +22,11 @@ def db(tmp_path_factory):
 def test_analyze_prints_the_three_tables(db):
     result = runner.invoke(app, ["analyze", "--db", str(db), "--n-boot", "200"])
     assert result.exit_code == 0, result.output
-    for title in ("Spearman across layers", "best memorability layer of each model",
-                  "best tracks memorability"):
+    for title in (
+        "Spearman across layers",
+        "best memorability layer of each model",
+        "best tracks memorability",
+    ):
         assert title in result.output
     assert "(all models)" in result.output and "IT pls" in result.output
     assert "+0.95" in result.output  # pooled IT rho (0.952), see the view tests
@@ -36,7 +39,8 @@ def test_bootstrap_cis_come_from_analysis(db):
     it = next(r for r in rows if r["scope"] == "pooled" and r["region"] == "IT")
     _, layers = store.query(
         "SELECT memorability, brain, relative_depth FROM memorability_brain_ranks "
-        "WHERE scope = 'pooled' AND region = 'IT' ORDER BY memorability, brain, relative_depth")
+        "WHERE scope = 'pooled' AND region = 'IT' ORDER BY memorability, brain, relative_depth"
+    )
     mem, brain, depth = zip(*layers)
     expected = correlate_across_layers(mem, brain, depth, n_boot=300, seed=3)
     assert it["n_layers"] == expected.n == 101
@@ -50,7 +54,9 @@ def test_filters(db):
     store = Store(db)
     rows = correlations(store, models=["timm:resnet18"], targets=["IT"], n_boot=0)
     assert {(r["scope"], r["model"], r["region"]) for r in rows} == {
-        ("model", "timm:resnet18", "IT"), ("pooled", "(all models)", "IT")}
+        ("model", "timm:resnet18", "IT"),
+        ("pooled", "(all models)", "IT"),
+    }
     assert all(r["boot_ci"] == (None, None) for r in rows)
     result = runner.invoke(app, ["analyze", "--db", str(db), "-m", "nosuch", "-t", "nosuch"])
     assert result.exit_code == 2 and "for the chosen --model/--target" in result.output

@@ -23,7 +23,9 @@ def pixel_features(paths, grid: int = 6) -> np.ndarray:
     rows = []
     for p in paths:
         with Image.open(p) as im:
-            rows.append(np.asarray(im.convert("RGB").resize((grid, grid), Image.BOX), dtype=np.float64).ravel())
+            rows.append(
+                np.asarray(im.convert("RGB").resize((grid, grid), Image.BOX), dtype=np.float64).ravel()
+            )
     return np.stack(rows) / 255.0
 
 
@@ -37,13 +39,25 @@ def _assemblies(d, features):
     """Model and neural assemblies built here, independently of memtool.scoring.brain."""
     from brainscore_core.supported_data_standards.brainio.assemblies import NeuroidAssembly
 
-    pres = {"stimulus_id": ("presentation", d.stimulus_ids),
-            "filename": ("presentation", [p.name for p in d.stimuli])}
+    pres = {
+        "stimulus_id": ("presentation", d.stimulus_ids),
+        "filename": ("presentation", [p.name for p in d.stimuli]),
+    }
     n, k = d.responses.shape[0], features.shape[1]
-    neural = NeuroidAssembly(d.responses.T, dims=["presentation", "neuroid"], coords={
-        **pres, "neuroid_id": ("neuroid", d.neuroid_ids), "region": ("neuroid", ["V4"] * n)})
-    model = NeuroidAssembly(features, dims=["presentation", "neuroid"], coords={
-        **pres, "neuroid_id": ("neuroid", [f"f{j}" for j in range(k)]), "layer": ("neuroid", ["x"] * k)})
+    neural = NeuroidAssembly(
+        d.responses.T,
+        dims=["presentation", "neuroid"],
+        coords={**pres, "neuroid_id": ("neuroid", d.neuroid_ids), "region": ("neuroid", ["V4"] * n)},
+    )
+    model = NeuroidAssembly(
+        features,
+        dims=["presentation", "neuroid"],
+        coords={
+            **pres,
+            "neuroid_id": ("neuroid", [f"f{j}" for j in range(k)]),
+            "layer": ("neuroid", ["x"] * k),
+        },
+    )
     return model, neural
 
 
@@ -62,10 +76,17 @@ def _repetitions(d):
             names.append(d.stimuli[i].name)
             half.append(k % 2)
     n = d.repeats.shape[0]
-    return NeuroidAssembly(np.stack(values), dims=["presentation", "neuroid"], coords={
-        "stimulus_id": ("presentation", ids), "filename": ("presentation", names),
-        "repetition": ("presentation", half), "neuroid_id": ("neuroid", d.neuroid_ids),
-        "region": ("neuroid", ["V4"] * n)})
+    return NeuroidAssembly(
+        np.stack(values),
+        dims=["presentation", "neuroid"],
+        coords={
+            "stimulus_id": ("presentation", ids),
+            "filename": ("presentation", names),
+            "repetition": ("presentation", half),
+            "neuroid_id": ("neuroid", d.neuroid_ids),
+            "region": ("neuroid", ["V4"] * n),
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +139,11 @@ def test_no_repeats_means_raw_score_and_no_ceiling(cowley_dir):
 def test_rdm_target_is_spearman_of_upper_triangles():
     target = load_brain_targets(["demo-it"])[0]
     assert (target.name, target.region, target.kind, target.metric) == (
-        "demo:kriegeskorte92-monkey", "IT", "local-rdm", "rdm")
+        "demo:kriegeskorte92-monkey",
+        "IT",
+        "local-rdm",
+        "rdm",
+    )
     features = pixel_features(target.stimuli)
     ours = target.score(features, layer="pixels")
     rdm = load_brain_targets(["demo-it"])[0]  # same data, fresh object: same number
@@ -157,9 +182,12 @@ def registered(monkeypatch, cowley_210325):
 
     repetitions = _repetitions(cowley_210325)
     factory = cowley_benchmark_factory(
-        cowley_210325, identifier=REGISTERED, stimulus_set="memtool-test.cowley2023-210325",
+        cowley_210325,
+        identifier=REGISTERED,
+        stimulus_set="memtool-test.cowley2023-210325",
         visual_degrees=11.2,
-        ceiling_func=lambda: bs().load_ceiling("internal_consistency")(repetitions))
+        ceiling_func=lambda: bs().load_ceiling("internal_consistency")(repetitions),
+    )
     monkeypatch.setitem(bs().benchmark_registry, REGISTERED, factory)
     return factory
 
@@ -184,8 +212,12 @@ class _PixelModel:
                 paths = [stimuli.get_stimulus(s) for s in stimuli["stimulus_id"]]
                 x = pixel_features(paths)
                 coords = {c: ("presentation", stimuli[c].values) for c in stimuli.columns}
-                coords.update({"neuroid_id": ("neuroid", [f"p{j}" for j in range(x.shape[1])]),
-                               "layer": ("neuroid", ["pixels"] * x.shape[1])})
+                coords.update(
+                    {
+                        "neuroid_id": ("neuroid", [f"p{j}" for j in range(x.shape[1])]),
+                        "layer": ("neuroid", ["pixels"] * x.shape[1]),
+                    }
+                )
                 return NeuroidAssembly(x, coords=coords, dims=["presentation", "neuroid"])
 
         return PixelModel()
@@ -244,7 +276,10 @@ def test_behaviour_task_uses_brainscores_probabilities_readout():
     d = load_neural("demo-it")[0]
     labels = ["animate" if a == "1" else "inanimate" for a in d.stimulus_meta["animal"]]
     frame = pd.DataFrame({"stimulus_id": d.stimulus_ids, "image_label": labels})
-    fit, test = StimulusSet(frame.iloc[::2].reset_index(drop=True)), StimulusSet(frame.iloc[1::2].reset_index(drop=True))
+    fit, test = (
+        StimulusSet(frame.iloc[::2].reset_index(drop=True)),
+        StimulusSet(frame.iloc[1::2].reset_index(drop=True)),
+    )
     for s in (fit, test):
         s.stimulus_paths = {sid: str(p) for sid, p in zip(d.stimulus_ids, d.stimuli)}
     features = pixel_features(d.stimuli)
@@ -261,13 +296,20 @@ def test_brain_score_value_prefers_ceiled():
     assert BrainScore(0.5, None, None, None).value == 0.5
 
 
-
 def test_pls_needs_enough_images(cowley_210325):
     from memtool.data.neural import NeuralData
 
     d, n = cowley_210325, 20
-    few = NeuralData(name="few", kind="responses", region="V4", spec="", stimulus_ids=d.stimulus_ids[:n],
-                     stimuli=d.stimuli[:n], responses=d.responses[:, :n], neuroid_ids=d.neuroid_ids)
+    few = NeuralData(
+        name="few",
+        kind="responses",
+        region="V4",
+        spec="",
+        stimulus_ids=d.stimulus_ids[:n],
+        stimuli=d.stimuli[:n],
+        responses=d.responses[:, :n],
+        neuroid_ids=d.neuroid_ids,
+    )
     with pytest.raises(UsageError, match="20 images, too few"):
         local_target(few)
     assert local_target(few, regression="ridge").metric == "ridge"

@@ -34,7 +34,7 @@ def _splits(n, s=3, seed=0):
     out = []
     for _ in range(s):
         order = rng.permutation(n)
-        out.append((np.sort(order[: int(0.9 * n)]), np.sort(order[int(0.9 * n):])))
+        out.append((np.sort(order[: int(0.9 * n)]), np.sort(order[int(0.9 * n) :])))
     return out
 
 
@@ -59,8 +59,13 @@ def test_pls_equals_sklearn(v4, shape):
     tr = torch.as_tensor(np.stack([a for a, _ in splits]))
     te = torch.as_tensor(np.stack([b for _, b in splits]))
     metric_path = brain_fast.predict_splits(
-        "pls", {"n_components": k, "max_iter": 500, "tol": 1e-6}, torch.as_tensor(X), tr, te,
-        torch.as_tensor(Y)[tr]).numpy()
+        "pls",
+        {"n_components": k, "max_iter": 500, "tol": 1e-6},
+        torch.as_tensor(X),
+        tr,
+        te,
+        torch.as_tensor(Y)[tr],
+    ).numpy()
     for s, (tr, te) in enumerate(splits):
         ref = PLSRegression(n_components=k, scale=False).fit(X[tr], Y[tr]).predict(X[te])
         ref = ref.reshape(len(te), -1)
@@ -76,8 +81,9 @@ def test_ridge_equals_sklearn(v4, wide):
     got = _batched(brain_fast.ridge_fit, X, Y, splits, alpha=1.0)
     tr = torch.as_tensor(np.stack([a for a, _ in splits]))
     te = torch.as_tensor(np.stack([b for _, b in splits]))
-    metric_path = brain_fast.predict_splits("ridge", {"alpha": 1.0}, torch.as_tensor(X), tr, te,
-                                            torch.as_tensor(Y)[tr]).numpy()
+    metric_path = brain_fast.predict_splits(
+        "ridge", {"alpha": 1.0}, torch.as_tensor(X), tr, te, torch.as_tensor(Y)[tr]
+    ).numpy()
     for s, (tr, te) in enumerate(splits):
         ref = Ridge(alpha=1.0).fit(X[tr], Y[tr]).predict(X[te])
         np.testing.assert_allclose(got[s], ref, rtol=0, atol=1e-9 * np.max(np.abs(ref)))
@@ -155,9 +161,21 @@ def test_store_records_the_implementation(tmp_path, cowley_210325, v4):
     store.migrate()
     setup = register_target(store, target, "pool")
     score = target.score(X, layer="x")
-    store.insert_brain_scores([score_rows(
-        run_id="r", model_id="m", layer="x", target=target, setup_id=setup, reducer_spec="pool",
-        n_features=X.shape[1], score=score, seconds=0.1)])
+    store.insert_brain_scores(
+        [
+            score_rows(
+                run_id="r",
+                model_id="m",
+                layer="x",
+                target=target,
+                setup_id=setup,
+                reducer_spec="pool",
+                n_features=X.shape[1],
+                score=score,
+                seconds=0.1,
+            )
+        ]
+    )
     _, rows = store.query("SELECT regression_impl, raw FROM brain_scores")
     assert rows == [("fast", pytest.approx(score.raw))]
     _, rows = store.query("SELECT json_extract_string(details, '$.regression_impl') FROM brain_targets")

@@ -50,7 +50,11 @@ def test_kriegeskorte_rdms_and_images(kriegeskorte_dir):
     mat = scipy.io.loadmat(str(kriegeskorte_dir / "Kriegeskorte_Neuron2008_supplementalData.mat"))
     monkey, human = load_kriegeskorte92(kriegeskorte_dir)
     assert (monkey.name, monkey.region, human.name, human.region) == (
-        "kriegeskorte92-monkey", "IT", "kriegeskorte92-human", "IT")
+        "kriegeskorte92-monkey",
+        "IT",
+        "kriegeskorte92-human",
+        "IT",
+    )
     np.testing.assert_array_equal(monkey.rdm, squareform(mat["RDMs_mIT_hIT_fig1"][0, 0]["RDM"].ravel()))
     np.testing.assert_array_equal(human.rdm, squareform(mat["RDMs_mIT_hIT_fig1"][0, 1]["RDM"].ravel()))
     with Image.open(monkey.stimuli[5]) as im:
@@ -73,11 +77,19 @@ def test_bundled_demo_is_the_original_data(kriegeskorte_dir):
 
 
 def _subset(d: NeuralData, n: int) -> NeuralData:
-    return NeuralData(name=d.name, kind=d.kind, region=d.region, spec=d.spec,
-                      stimulus_ids=d.stimulus_ids[:n], stimuli=d.stimuli[:n],
-                      stimulus_meta={k: v[:n] for k, v in d.stimulus_meta.items()},
-                      responses=d.responses[:, :n], repeats=d.repeats[:, :n],
-                      neuroid_ids=d.neuroid_ids, citation=d.citation)
+    return NeuralData(
+        name=d.name,
+        kind=d.kind,
+        region=d.region,
+        spec=d.spec,
+        stimulus_ids=d.stimulus_ids[:n],
+        stimuli=d.stimuli[:n],
+        stimulus_meta={k: v[:n] for k, v in d.stimulus_meta.items()},
+        responses=d.responses[:, :n],
+        repeats=d.repeats[:, :n],
+        neuroid_ids=d.neuroid_ids,
+        citation=d.citation,
+    )
 
 
 def test_memtool_format_round_trip(tmp_path, cowley_210325):
@@ -136,8 +148,15 @@ def test_nan_only_neuroids(local_dir):
 
 def _rdm_dir(tmp_path, matrix):
     demo = load_neural("demo-it")[0]
-    d = NeuralData(name="x-m", kind="rdm", region="IT", spec="", stimulus_ids=demo.stimulus_ids[:5],
-                   stimuli=demo.stimuli[:5], rdm=np.zeros((5, 5)))
+    d = NeuralData(
+        name="x-m",
+        kind="rdm",
+        region="IT",
+        spec="",
+        stimulus_ids=demo.stimulus_ids[:5],
+        stimuli=demo.stimuli[:5],
+        rdm=np.zeros((5, 5)),
+    )
     root = write_local(tmp_path / "rdm", [d])
     np.save(root / "rdms" / "m.npy", matrix)
     return root
@@ -176,7 +195,14 @@ def test_validate_rejects_partial_nan_and_wrong_kinds():
     demo = load_neural("demo-it")[0]
     values = np.ones((3, 92))
     values[1, 4] = np.nan
-    d = NeuralData(name="n", kind="responses", region="V4", spec="", stimulus_ids=demo.stimulus_ids,
-                   stimuli=demo.stimuli, responses=values)
+    d = NeuralData(
+        name="n",
+        kind="responses",
+        region="V4",
+        spec="",
+        stimulus_ids=demo.stimulus_ids,
+        stimuli=demo.stimuli,
+        responses=values,
+    )
     with pytest.raises(DataError, match="1 NaN responses"):
         validate(d, check_images=False)

@@ -26,8 +26,16 @@ BENCHMARK = "memtool-parity.Cowley2023-210325.V4-pls"
 # Eight layers: block outputs from early to late, the head's conv, the pooled features (1280 > 1000:
 # PCA) and the logits (1000: unreduced). blocks.0 (200,704 features) is left out only to
 # keep the test's memory and time modest.
-LAYERS = ["blocks.1", "blocks.2", "blocks.3", "blocks.5", "blocks.6", "conv_head", "global_pool",
-          "classifier"]
+LAYERS = [
+    "blocks.1",
+    "blocks.2",
+    "blocks.3",
+    "blocks.5",
+    "blocks.6",
+    "conv_head",
+    "global_pool",
+    "classifier",
+]
 TOLERANCE = 0.005
 
 
@@ -38,9 +46,13 @@ def _benchmark_factory(d):
 
     from tests.brain._benchmarks import cowley_benchmark_factory
 
-    return cowley_benchmark_factory(d, identifier=BENCHMARK,
-                                    stimulus_set="memtool-parity.cowley2023-210325",
-                                    visual_degrees=8, ceiling_func=lambda: Score(np.nan))
+    return cowley_benchmark_factory(
+        d,
+        identifier=BENCHMARK,
+        stimulus_set="memtool-parity.cowley2023-210325",
+        visual_degrees=8,
+        ceiling_func=lambda: Score(np.nan),
+    )
 
 
 class _RecordRaw:
@@ -85,8 +97,12 @@ def _brainscore_scores(factory) -> dict[str, float]:
 
     loaded = load_model("tf_efficientnet_lite0")
     cfg = loaded.data_config
-    preprocessing = functools.partial(load_preprocess_images, image_size=int(cfg["input_size"][-1]),
-                                      normalize_mean=tuple(cfg["mean"]), normalize_std=tuple(cfg["std"]))
+    preprocessing = functools.partial(
+        load_preprocess_images,
+        image_size=int(cfg["input_size"][-1]),
+        normalize_mean=tuple(cfg["mean"]),
+        normalize_std=tuple(cfg["std"]),
+    )
     identifier = f"memtool-parity-lite0-{uuid.uuid4().hex[:8]}"
     wrapper = PytorchWrapper(loaded.module, preprocessing, identifier=identifier)
     LayerPCA.hook(wrapper, n_components=1000)
@@ -97,27 +113,50 @@ def _brainscore_scores(factory) -> dict[str, float]:
 
 @pytest.mark.slow
 def test_brainscore_features_give_brainscores_own_layer_scores(
-        tmp_path, monkeypatch, cowley_210325, imagenet_stand_in):
+    tmp_path, monkeypatch, cowley_210325, imagenet_stand_in
+):
     import brainscore_vision as bv
 
     from memtool.extract.brainscore_pca import resolve_reference_images
 
     # brainscore's caches of PCA fits and layer scores would only cost disk here
-    monkeypatch.setenv("RESULTCACHING_DISABLE", "brainscore_vision.model_helpers.activations.pca,"
-                       "brainscore_vision.model_helpers.brain_transformation.neural")
+    monkeypatch.setenv(
+        "RESULTCACHING_DISABLE",
+        "brainscore_vision.model_helpers.activations.pca,"
+        "brainscore_vision.model_helpers.brain_transformation.neural",
+    )
     monkeypatch.setenv("MEMTOOL_PCA_CACHE", "off")
     factory = _benchmark_factory(cowley_210325)
     monkeypatch.setitem(bv.benchmark_registry, BENCHMARK, factory)
     # the same 1000 images, whichever way they are named
-    assert (resolve_reference_images(None).fingerprint
-            == resolve_reference_images(imagenet_stand_in).fingerprint)
+    assert (
+        resolve_reference_images(None).fingerprint == resolve_reference_images(imagenet_stand_in).fingerprint
+    )
 
     db = tmp_path / "parity.duckdb"
     pattern = "^(" + "|".join(name.replace(".", r"\.") for name in LAYERS) + ")$"
-    result = CliRunner().invoke(app, [
-        "sweep", "--model", "tf_efficientnet_lite0", "--limit", "40", "--folds", "2",
-        "--n-boot", "10", "--layers", pattern, "--brain", BENCHMARK,
-        "--pca-images", str(imagenet_stand_in), "--db", str(db)])  # brainscore features: the default
+    result = CliRunner().invoke(
+        app,
+        [
+            "sweep",
+            "--model",
+            "tf_efficientnet_lite0",
+            "--limit",
+            "40",
+            "--folds",
+            "2",
+            "--n-boot",
+            "10",
+            "--layers",
+            pattern,
+            "--brain",
+            BENCHMARK,
+            "--pca-images",
+            str(imagenet_stand_in),
+            "--db",
+            str(db),
+        ],
+    )  # brainscore features: the default
     assert result.exit_code == 0, result.output
     store = Store(db)
     _, rows = store.query(
@@ -127,7 +166,8 @@ def test_brainscore_features_give_brainscores_own_layer_scores(
         "  AND s.setup_id = b.setup_id "
         "JOIN layers l ON l.model_id = b.model_id AND coalesce(l.alias_of, l.layer_name) = b.layer_name "
         "WHERE s.target = 'V4' AND list_contains(?, l.layer_name)",
-        [LAYERS])
+        [LAYERS],
+    )
     ours = {r[0]: r[1] for r in rows}
     assert sorted(ours) == sorted(LAYERS)
     assert {r[3] for r in rows} == {"brainscore"} and {r[4] for r in rows} == {1000}

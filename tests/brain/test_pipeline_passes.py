@@ -17,13 +17,22 @@ from memtool.store import Store  # noqa: E402
 from memtool.sweep import SweepConfig, run_sweep  # noqa: E402
 
 pytestmark = pytest.mark.slow
-CONFIG = dict(models=["test_resnet"], random_init=True, limit=24, folds=3, n_boot=20,
-              batch_size=16, commit_every=5, layers=r"^(?!fc$)", brain=["demo-it"])
+CONFIG = dict(
+    models=["test_resnet"],
+    random_init=True,
+    limit=24,
+    folds=3,
+    n_boot=20,
+    batch_size=16,
+    commit_every=5,
+    layers=r"^(?!fc$)",
+    brain=["demo-it"],
+)
 ROWS = {
     "layer_scores": "SELECT layer_name, setup_id, target, fold, score, ci_low, ci_high, alpha, "
-                    "n_train, n_test, reducer, n_features FROM layer_scores ORDER BY ALL",
+    "n_train, n_test, reducer, n_features FROM layer_scores ORDER BY ALL",
     "brain_scores": "SELECT layer_name, setup_id, target_id, raw, ceiling, ceiled, error, note "
-                    "FROM brain_scores ORDER BY ALL",
+    "FROM brain_scores ORDER BY ALL",
 }
 
 
@@ -49,12 +58,14 @@ def test_several_passes_per_target_store_the_single_pass_rows(tmp_path):
     run_sweep(SweepConfig(**CONFIG), tmp_path / "one.duckdb", reporter=one)
     single = _rows(tmp_path / "one.duckdb")
     pooled_k = Store(tmp_path / "one.duckdb").query(
-        "SELECT max(n_features) FROM layer_scores WHERE target = 'memorability'")[1][0][0]
+        "SELECT max(n_features) FROM layer_scores WHERE target = 'memorability'"
+    )[1][0][0]
     # Room for two of the widest layers' features on the 92 brain stimuli.
     budget_gib = 92 * pooled_k * 4 * 2 / 2**30
     many = Labels()
-    result = run_sweep(SweepConfig(**CONFIG, memory_budget_gb=budget_gib), tmp_path / "many.duckdb",
-                       reporter=many)
+    result = run_sweep(
+        SweepConfig(**CONFIG, memory_budget_gb=budget_gib), tmp_path / "many.duckdb", reporter=many
+    )
 
     assert not any("(pass " in label for label in one.labels)
     memorability = [l for l in many.labels if l.startswith("extract ")]

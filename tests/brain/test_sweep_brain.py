@@ -10,8 +10,21 @@ from memtool.data.neural import NeuralData, write_local
 from memtool.store import Store
 
 runner = CliRunner()
-TINY = ["--model", "test_resnet", "--random-init", "--limit", "24", "--folds", "3",
-        "--n-boot", "50", "--batch-size", "16", "--layers", "blocks"]
+TINY = [
+    "--model",
+    "test_resnet",
+    "--random-init",
+    "--limit",
+    "24",
+    "--folds",
+    "3",
+    "--n-boot",
+    "50",
+    "--batch-size",
+    "16",
+    "--layers",
+    "blocks",
+]
 
 
 def invoke(*args):
@@ -23,11 +36,18 @@ def v4_dir(tmp_path_factory, cowley_210325):
     """60 images x 12 neurons of the V4 session with repeats, in the memtool format
     (brainscore's per-neuroid correlations dominate the cost; fewer neurons, faster test)."""
     d, n, k = cowley_210325, 60, 12
-    sub = NeuralData(name="v4sub", kind="responses", region="V4", spec="",
-                     stimulus_ids=d.stimulus_ids[:n], stimuli=d.stimuli[:n],
-                     stimulus_meta={key: v[:n] for key, v in d.stimulus_meta.items()},
-                     responses=d.responses[:k, :n], repeats=d.repeats[:k, :n],
-                     neuroid_ids=d.neuroid_ids[:k])
+    sub = NeuralData(
+        name="v4sub",
+        kind="responses",
+        region="V4",
+        spec="",
+        stimulus_ids=d.stimulus_ids[:n],
+        stimuli=d.stimuli[:n],
+        stimulus_meta={key: v[:n] for key, v in d.stimulus_meta.items()},
+        responses=d.responses[:k, :n],
+        repeats=d.repeats[:k, :n],
+        neuroid_ids=d.neuroid_ids[:k],
+    )
     return write_local(tmp_path_factory.mktemp("v4") / "v4sub", [sub])
 
 
@@ -44,30 +64,38 @@ def test_every_layer_gets_a_score_per_target(swept):
     db, output = swept
     assert "does memorability track brain similarity" in output
     store = Store(db)
-    n_mem = store.query("SELECT count(*) FROM layer_scores WHERE target = 'memorability' "
-                        "AND fold = 'pooled'")[1][0][0]
-    _, targets = store.query("SELECT name, region, kind, metric, score_kind, ceiling "
-                             "FROM brain_targets ORDER BY name")
+    n_mem = store.query(
+        "SELECT count(*) FROM layer_scores WHERE target = 'memorability' AND fold = 'pooled'"
+    )[1][0][0]
+    _, targets = store.query(
+        "SELECT name, region, kind, metric, score_kind, ceiling FROM brain_targets ORDER BY name"
+    )
     assert [t[:5] for t in targets] == [
         ("demo:kriegeskorte92-monkey", "IT", "local-rdm", "rdm", "raw"),
-        ("local:v4sub", "V4", "local-responses", "pls", "ceiled")]
+        ("local:v4sub", "V4", "local-responses", "pls", "ceiled"),
+    ]
     assert 0 < targets[1][5] < 1
     _, per_target = store.query(
         "SELECT target, count(*), count(score) FROM layer_scores WHERE target <> 'memorability' "
-        "GROUP BY target ORDER BY target")
+        "GROUP BY target ORDER BY target"
+    )
     assert [(t, n) for t, n, _ in per_target] == [("IT", n_mem), ("V4", n_mem)]
     assert all(scored > n_mem / 2 for _, _, scored in per_target)
     _, parts = store.query(
         "SELECT count(*), count(*) FILTER (WHERE abs(b.ceiled - b.raw * b.raw / b.ceiling) < 1e-12) "
-        "FROM brain_scores b JOIN brain_targets t USING (target_id) WHERE t.region = 'V4' AND b.raw IS NOT NULL")
+        "FROM brain_scores b JOIN brain_targets t USING (target_id) WHERE t.region = 'V4' AND b.raw IS NOT NULL"
+    )
     assert parts[0][0] > 0 and parts[0][0] == parts[0][1]  # brainscore's r^2 / ceiling
-    _, nulls = store.query("SELECT count(*) FROM layer_scores s JOIN brain_scores b "
-                           "USING (model_id, layer_name, setup_id) WHERE s.score IS NULL AND b.note IS NULL")
+    _, nulls = store.query(
+        "SELECT count(*) FROM layer_scores s JOIN brain_scores b "
+        "USING (model_id, layer_name, setup_id) WHERE s.score IS NULL AND b.note IS NULL"
+    )
     assert nulls[0][0] == 0  # every missing score says why
     run = store.query("SELECT status, versions->>'brainscore-vision' FROM runs")[1][0]
     assert run[0] == "completed" and run[1]
-    _, corr = store.query("SELECT region, n_layers FROM memorability_brain_correlation "
-                          "WHERE scope = 'model' ORDER BY region")
+    _, corr = store.query(
+        "SELECT region, n_layers FROM memorability_brain_correlation WHERE scope = 'model' ORDER BY region"
+    )
     assert [c[0] for c in corr] == ["IT", "V4"] and all(c[1] >= 8 for c in corr)
 
 
@@ -83,7 +111,8 @@ def test_rerun_resumes_and_force_recomputes(swept, v4_dir):
     assert forced.exit_code == 0, forced.output
     _, runs = Store(db).query(
         "SELECT count(DISTINCT run_id) FROM brain_scores JOIN brain_targets USING (target_id) "
-        "WHERE region = 'IT'")
+        "WHERE region = 'IT'"
+    )
     assert runs[0][0] == 1  # the forced run replaced the IT rows
 
 

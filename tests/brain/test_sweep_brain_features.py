@@ -12,8 +12,21 @@ from memtool.extract.brainscore_pca import reference as bp_reference
 from memtool.store import Store
 
 runner = CliRunner()
-TINY = ["--model", "test_resnet", "--random-init", "--limit", "24", "--folds", "3",
-        "--n-boot", "20", "--batch-size", "50", "--layers", "^(layer[1-4]|global_pool|fc)$"]
+TINY = [
+    "--model",
+    "test_resnet",
+    "--random-init",
+    "--limit",
+    "24",
+    "--folds",
+    "3",
+    "--n-boot",
+    "20",
+    "--batch-size",
+    "50",
+    "--layers",
+    "^(layer[1-4]|global_pool|fc)$",
+]
 
 
 def invoke(*args):
@@ -26,7 +39,8 @@ def _setups(db):
 
 @pytest.mark.slow
 def test_brainscore_features_on_local_data_fit_once_then_come_from_the_cache(
-        tmp_path, monkeypatch, lnsim_dir):
+    tmp_path, monkeypatch, lnsim_dir
+):
     monkeypatch.setenv("MEMTOOL_CACHE", str(tmp_path / "cache"))
     fits = []
     real_fit = bp_fit.fit_components
@@ -43,27 +57,52 @@ def test_brainscore_features_on_local_data_fit_once_then_come_from_the_cache(
     assert plain.exit_code == 0, plain.output
     assert _setups(db) == [("reducer", "pool", None, None)] and fits == []
 
-    first = invoke("sweep", *TINY, "--brain", "demo-it", "--brain-features", "brainscore",
-                   "--pca-images", images, "--db", db)
+    first = invoke(
+        "sweep",
+        *TINY,
+        "--brain",
+        "demo-it",
+        "--brain-features",
+        "brainscore",
+        "--pca-images",
+        images,
+        "--db",
+        db,
+    )
     assert first.exit_code == 0, first.output
     fingerprint = bp.resolve_reference_images(images).fingerprint
-    assert sorted(_setups(db)) == [("brainscore", f"brainscore-pca:1000@{fingerprint}", 1000, fingerprint),
-                                   ("reducer", "pool", None, None)]
+    assert sorted(_setups(db)) == [
+        ("brainscore", f"brainscore-pca:1000@{fingerprint}", 1000, fingerprint),
+        ("reducer", "pool", None, None),
+    ]
     fitted = [name for group in fits for name in group]  # one fit pass per memory-budget group
     assert fitted and len(fitted) == len(set(fitted))
     store = Store(db)
-    query = ("SELECT s.layer_name, s.n_features, b.raw, l.n_features FROM layer_scores s "
-             "JOIN brain_scores b USING (model_id, layer_name, setup_id) "
-             "JOIN layers l USING (model_id, layer_name) "
-             "WHERE s.reducer LIKE 'brainscore-pca:%' ORDER BY s.layer_name")
+    query = (
+        "SELECT s.layer_name, s.n_features, b.raw, l.n_features FROM layer_scores s "
+        "JOIN brain_scores b USING (model_id, layer_name, setup_id) "
+        "JOIN layers l USING (model_id, layer_name) "
+        "WHERE s.reducer LIKE 'brainscore-pca:%' ORDER BY s.layer_name"
+    )
     rows = store.query(query)[1]
     assert rows and all(k == min(d, 1000) for _, k, _, d in rows)  # PCA-1000, small layers whole
     assert any(d > 1000 for *_, d in rows) and all(raw is not None for _, _, raw, _ in rows)
     assert len(list((tmp_path / "cache" / "brainscore-pca").glob("*.json"))) == len(fitted)
     n_passes = len(fits)
 
-    again = invoke("sweep", *TINY, "--brain", "demo-it", "--brain-features", "brainscore",
-                   "--pca-images", images, "--db", db, "--force")
+    again = invoke(
+        "sweep",
+        *TINY,
+        "--brain",
+        "demo-it",
+        "--brain-features",
+        "brainscore",
+        "--pca-images",
+        images,
+        "--db",
+        db,
+        "--force",
+    )
     assert again.exit_code == 0, again.output
     assert len(fits) == n_passes  # components from the cache, nothing refitted
     assert Store(db).query(query)[1] == rows  # and the same scores

@@ -13,8 +13,19 @@ from memtool.cli.main import app
 from memtool.store import Store
 
 runner = CliRunner()
-TINY = ["--model", "test_resnet", "--random-init", "--limit", "24", "--folds", "3",
-        "--n-boot", "50", "--batch-size", "8"]
+TINY = [
+    "--model",
+    "test_resnet",
+    "--random-init",
+    "--limit",
+    "24",
+    "--folds",
+    "3",
+    "--n-boot",
+    "50",
+    "--batch-size",
+    "8",
+]
 
 
 def invoke(*args):
@@ -30,10 +41,13 @@ def swept(tmp_path_factory):
 
 
 def test_help_is_fast_and_does_not_import_torch():
-    code = ("import sys, time; t=time.perf_counter(); from memtool.cli.main import app; "
-            "print(json.dumps({'torch': 'torch' in sys.modules, 'duckdb': 'duckdb' in sys.modules}))")
-    out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True,
-                         text=True, check=True)
+    code = (
+        "import sys, time; t=time.perf_counter(); from memtool.cli.main import app; "
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'duckdb': 'duckdb' in sys.modules}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True
+    )
     assert json.loads(out.stdout) == {"torch": False, "duckdb": False}
     assert invoke("--help").exit_code == 0
 
@@ -42,7 +56,9 @@ def test_sweep_writes_every_scorable_layer(swept):
     db, output = swept
     assert "best layers for memorability" in output and str(db) in output
     store = Store(db)
-    _, rows = store.query("SELECT count(*), count(*) FILTER (WHERE alias_of IS NULL AND output_shape IS NOT NULL) FROM layers")
+    _, rows = store.query(
+        "SELECT count(*), count(*) FILTER (WHERE alias_of IS NULL AND output_shape IS NOT NULL) FROM layers"
+    )
     n_layers, n_scorable = rows[0]
     _, scored = store.query("SELECT count(DISTINCT layer_name) FROM layer_scores WHERE fold = 'pooled'")
     assert scored[0][0] == n_scorable > 0
@@ -51,8 +67,10 @@ def test_sweep_writes_every_scorable_layer(swept):
     _, runs = store.query("SELECT status, config->>'reducer', versions->>'torch' FROM runs")
     assert runs[0][0] == "completed" and runs[0][1] == "pool" and runs[0][2]
     _, wide = store.query("SELECT count(*) FROM layer_scores_wide")
-    assert wide[0][0] == n_layers - store.query(
-        "SELECT count(*) FROM layers WHERE output_shape IS NULL")[1][0][0]
+    assert (
+        wide[0][0]
+        == n_layers - store.query("SELECT count(*) FROM layers WHERE output_shape IS NULL")[1][0][0]
+    )
 
 
 def test_rerun_skips_and_force_recomputes(swept):
@@ -71,8 +89,14 @@ def test_query_formats(swept, tmp_path):
     db, _ = swept
     res = invoke("query", "SELECT model, layer, memorability FROM best_layer_per_model", "--db", db)
     assert res.exit_code == 0 and "timm:test_resnet" in res.output
-    res = invoke("query", "SELECT layer, memorability FROM layer_scores_wide ORDER BY layer LIMIT 3",
-                 "--db", db, "--format", "json")
+    res = invoke(
+        "query",
+        "SELECT layer, memorability FROM layer_scores_wide ORDER BY layer LIMIT 3",
+        "--db",
+        db,
+        "--format",
+        "json",
+    )
     assert res.exit_code == 0 and len(json.loads(res.output)) == 3
     out = tmp_path / "x.parquet"
     res = invoke("query", "SELECT * FROM layer_scores_wide", "--db", db, "-f", "parquet", "-o", out)
@@ -80,7 +104,9 @@ def test_query_formats(swept, tmp_path):
     import polars as pl
 
     assert pl.read_parquet(out).height == Store(db).query("SELECT count(*) FROM layer_scores_wide")[1][0][0]
-    res = invoke("query", "SELECT * FROM layer_scores_wide", "--db", db, "-f", "csv", "-o", tmp_path / "x.csv")
+    res = invoke(
+        "query", "SELECT * FROM layer_scores_wide", "--db", db, "-f", "csv", "-o", tmp_path / "x.csv"
+    )
     assert res.exit_code == 0 and (tmp_path / "x.csv").read_text().startswith("model,layer,")
 
 
@@ -97,14 +123,21 @@ def test_query_errors_are_one_line(swept, tmp_path):
     assert res.exit_code == 2
 
 
-@pytest.mark.parametrize("args, code, text", [
-    (["--model", "no_such_net_xyz", "--random-init"], 4, "no_such_net_xyz"),
-    (["--model", "test_resnet", "--random-init", "--reducer", "median"], 2, "unknown reducer"),
-    (["--model", "test_resnet", "--random-init", "--data", "lamem:/does/not/exist"], 3, "/does/not/exist"),
-    (["--model", "test_resnet", "--random-init", "--layers", "zzz_no_layer"], 4, "zzz_no_layer"),
-    (["--model", "test_resnet", "--random-init", "--device", "tpu"], 2, "unknown device"),
-    (["--model", "test_resnet", "--random-init", "--limit", "3", "--folds", "5"], 3, "folds"),
-])
+@pytest.mark.parametrize(
+    "args, code, text",
+    [
+        (["--model", "no_such_net_xyz", "--random-init"], 4, "no_such_net_xyz"),
+        (["--model", "test_resnet", "--random-init", "--reducer", "median"], 2, "unknown reducer"),
+        (
+            ["--model", "test_resnet", "--random-init", "--data", "lamem:/does/not/exist"],
+            3,
+            "/does/not/exist",
+        ),
+        (["--model", "test_resnet", "--random-init", "--layers", "zzz_no_layer"], 4, "zzz_no_layer"),
+        (["--model", "test_resnet", "--random-init", "--device", "tpu"], 2, "unknown device"),
+        (["--model", "test_resnet", "--random-init", "--limit", "3", "--folds", "5"], 3, "folds"),
+    ],
+)
 def test_sweep_errors_are_one_line_with_exit_codes(tmp_path, args, code, text):
     res = invoke("sweep", *args, "--db", tmp_path / "e.duckdb", "--n-boot", "10")
     assert res.exit_code == code, res.output
@@ -118,8 +151,9 @@ def test_missing_weights_error_names_sources(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    res = invoke("sweep", "--model", "resnet18", "--db", tmp_path / "w.duckdb", "--limit", "10",
-                 "--folds", "3")
+    res = invoke(
+        "sweep", "--model", "resnet18", "--db", tmp_path / "w.duckdb", "--limit", "10", "--folds", "3"
+    )
     assert res.exit_code == 5, res.output
     assert "--random-init" in res.output and "resnet18" in res.output
 

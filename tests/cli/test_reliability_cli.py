@@ -46,9 +46,22 @@ def swept(tmp_path_factory):
 def test_every_model_and_layer_pattern_is_checked_before_any_work(tmp_path):
     db = tmp_path / "p.duckdb"
     bad_ckpt = tmp_path / "missing.pth"
-    res = invoke("sweep", "--model", "test_resnet", "--model", "no_such_net_xyz",
-                 "--model", "test_efficientnet", "--model", str(bad_ckpt), "--layers", r"^layer1\.",
-                 *TINY, "--db", db)
+    res = invoke(
+        "sweep",
+        "--model",
+        "test_resnet",
+        "--model",
+        "no_such_net_xyz",
+        "--model",
+        "test_efficientnet",
+        "--model",
+        str(bad_ckpt),
+        "--layers",
+        r"^layer1\.",
+        *TINY,
+        "--db",
+        db,
+    )
     assert res.exit_code == 4, res.output
     line = one_error_line(res.output)
     assert "3 of the models cannot be swept, nothing was run" in line
@@ -64,9 +77,27 @@ def test_a_model_failing_during_the_run_is_recorded_and_the_others_go_on(tmp_pat
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     db = tmp_path / "f.duckdb"
     # test_resnet has no pretrained weights here: a model-specific failure at load time.
-    res = invoke("sweep", "--model", "test_resnet", "--model", "tf_efficientnet_lite0",
-                 "--layers", "penultimate", "--limit", "24", "--folds", "3", "--n-boot", "20",
-                 "--batch-size", "8", "--brain", "none", "--db", db)
+    res = invoke(
+        "sweep",
+        "--model",
+        "test_resnet",
+        "--model",
+        "tf_efficientnet_lite0",
+        "--layers",
+        "penultimate",
+        "--limit",
+        "24",
+        "--folds",
+        "3",
+        "--n-boot",
+        "20",
+        "--batch-size",
+        "8",
+        "--brain",
+        "none",
+        "--db",
+        db,
+    )
     assert res.exit_code == 5, res.output
     assert "1 of 2 models failed (test_resnet)" in one_error_line(res.output)
     store = Store(db)
@@ -81,9 +112,27 @@ def test_a_model_failing_during_the_run_is_recorded_and_the_others_go_on(tmp_pat
 
 def test_sigterm_is_handled_like_ctrl_c(tmp_path):
     db = tmp_path / "t.duckdb"
-    cmd = [sys.executable, "-m", "memtool", "sweep", "--model", "test_resnet", "--model",
-           "test_efficientnet", "--random-init", "--limit", "120", "--folds", "3",
-           "--n-boot", "4000", "--batch-size", "4", "--db", str(db)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "memtool",
+        "sweep",
+        "--model",
+        "test_resnet",
+        "--model",
+        "test_efficientnet",
+        "--random-init",
+        "--limit",
+        "120",
+        "--folds",
+        "3",
+        "--n-boot",
+        "4000",
+        "--batch-size",
+        "4",
+        "--db",
+        str(db),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
@@ -93,8 +142,9 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path):
             time.sleep(0.2)
             try:
                 con = duckdb.connect(str(db), read_only=True)
-                started = bool(con.execute("SELECT count(*) FROM sweep_tasks WHERE status = 'running'"
-                                           ).fetchall()[0][0])
+                started = bool(
+                    con.execute("SELECT count(*) FROM sweep_tasks WHERE status = 'running'").fetchall()[0][0]
+                )
                 con.close()
             except duckdb.Error:
                 pass
@@ -107,8 +157,9 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path):
             proc.kill()
     assert proc.returncode == 143, (out, err)
     lines = [line for line in err.splitlines() if line.strip()]
-    assert lines == ["interrupted: everything committed so far is kept; run the same command "
-                     "again to resume"], err
+    assert lines == [
+        "interrupted: everything committed so far is kept; run the same command again to resume"
+    ], err
     store = Store(db)
     assert store.query("SELECT status, error FROM runs")[1] == [("interrupted", "terminated by SIGTERM")]
     statuses = [r[0] for r in store.query("SELECT status FROM sweep_tasks")[1]]
@@ -123,8 +174,12 @@ def full_disk(tmp_path):
     """A real 8 MiB tmpfs holding a migrated store, then filled to the last byte."""
     mount = tmp_path / "full"
     mount.mkdir()
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
-                         capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if res.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs to fill (needs root): {res.stderr.strip()}")
     try:
@@ -150,19 +205,21 @@ def test_a_full_disk_is_one_line_and_exit_6(full_disk, swept):
     assert "free space and rerun: nothing committed is lost" in line
     for fmt in ("csv", "parquet"):
         out = full_disk.parent / f"x.{fmt}"
-        res = invoke("query", "SELECT * FROM layer_scores", "--db", swept, "--format", fmt,
-                     "--out", out)
+        res = invoke("query", "SELECT * FROM layer_scores", "--db", swept, "--format", fmt, "--out", out)
         assert res.exit_code == 6, res.output
         assert f"no space left on device writing {out}" in one_error_line(res.output)
         assert not out.exists()  # no half-written file
 
 
-@pytest.mark.parametrize("args, text", [
-    (["--batch-size", "0"], "--batch-size must be at least 1"),
-    (["--workers", "-1"], "--workers must be 0 or more"),
-    (["--memory-budget", "0"], "--memory-budget must be a positive number"),
-    (["--memory-budget", "0.000001"], "too small: layer"),
-])
+@pytest.mark.parametrize(
+    "args, text",
+    [
+        (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--workers", "-1"], "--workers must be 0 or more"),
+        (["--memory-budget", "0"], "--memory-budget must be a positive number"),
+        (["--memory-budget", "0.000001"], "too small: layer"),
+    ],
+)
 def test_bad_option_values_are_one_line_and_exit_2(tmp_path, args, text):
     res = invoke("sweep", "--model", "test_resnet", *TINY, *args, "--db", tmp_path / "o.duckdb")
     assert res.exit_code == 2, res.output
@@ -170,8 +227,9 @@ def test_bad_option_values_are_one_line_and_exit_2(tmp_path, args, text):
 
 
 def test_query_out_into_a_missing_or_unusable_folder(swept, tmp_path):
-    res = invoke("query", "SELECT 1", "--db", swept, "--format", "csv", "--out",
-                 tmp_path / "no" / "such" / "r.csv")
+    res = invoke(
+        "query", "SELECT 1", "--db", swept, "--format", "csv", "--out", tmp_path / "no" / "such" / "r.csv"
+    )
     assert res.exit_code == 2 and "does not exist" in one_error_line(res.output)
     afile = tmp_path / "afile"
     afile.write_text("x")
@@ -208,8 +266,13 @@ def test_query_out_into_an_unwritable_folder(swept, tmp_path):
         os.chmod(db, 0o644)
         locked = folder / "locked"
         locked.mkdir(mode=0o555)
-        out = subprocess.run([sys.executable, "-c", UNWRITABLE_PROBE, str(db), str(locked / "r.csv")],
-                             capture_output=True, text=True, timeout=120, check=False)
+        out = subprocess.run(
+            [sys.executable, "-c", UNWRITABLE_PROBE, str(db), str(locked / "r.csv")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         code, *rest = out.stdout.splitlines()
         assert code == "2", out.stdout + out.stderr
         assert "permission denied" in one_error_line("\n".join(rest))
@@ -225,8 +288,7 @@ def test_query_cannot_touch_another_store_or_write_files(swept, tmp_path):
     res = invoke("sweep", "--model", "test_resnet", *TINY, "--db", other)
     assert res.exit_code == 0
     before = Store(other).query("SELECT count(*) FROM layer_scores")[1]
-    res = invoke("query", f"ATTACH '{other}' AS w (READ_WRITE); DELETE FROM w.layer_scores",
-                 "--db", swept)
+    res = invoke("query", f"ATTACH '{other}' AS w (READ_WRITE); DELETE FROM w.layer_scores", "--db", swept)
     assert res.exit_code == 6
     line = one_error_line(res.output)
     assert "cannot attach, copy out" in line and "SHOW ALL TABLES" not in line
@@ -251,8 +313,12 @@ def test_a_rejected_write_says_read_only_not_show_all_tables(swept):
 
 def test_piped_tables_keep_every_number_and_name(swept):
     name = "blocks." + ".".join(f"stage{i}" for i in range(20))  # 140 characters
-    res = invoke("query", f"SELECT '{name}' AS layer, 48 AS k, 0.4396 AS rho, 123456789 AS n, "
-                          f"'{name}' AS again", "--db", swept)
+    res = invoke(
+        "query",
+        f"SELECT '{name}' AS layer, 48 AS k, 0.4396 AS rho, 123456789 AS n, '{name}' AS again",
+        "--db",
+        swept,
+    )
     assert res.exit_code == 0
     assert res.output.count(name) == 2
     row = next(line for line in res.output.splitlines() if name in line)
@@ -266,12 +332,15 @@ def test_a_narrow_terminal_wraps_text_and_never_cuts_numbers():
 
     from memtool.cli.tables import result_table
 
-    rows = [["timm:tf_efficientnet_lite0", "blocks.5.2.bn1.activation", 0.4396, 1152],
-            ["timm:resnet50", "layer4.2.conv3", 0.41, 48]]
+    rows = [
+        ["timm:tf_efficientnet_lite0", "blocks.5.2.bn1.activation", 0.4396, 1152],
+        ["timm:resnet50", "layer4.2.conv3", 0.41, 48],
+    ]
     for width in (60, 40, 20):
         buf = io.StringIO()
         Console(width=width, file=buf, force_terminal=True, color_system=None).print(
-            result_table(["model", "layer", "rho", "k"], rows, no_wrap=["model", "layer"]))
+            result_table(["model", "layer", "rho", "k"], rows, no_wrap=["model", "layer"])
+        )
         text = buf.getvalue()
         assert all(len(line) <= width for line in text.splitlines())
         for number in ("0.4396", "1152", "0.41", "48"):
@@ -284,16 +353,42 @@ def test_a_narrow_terminal_wraps_text_and_never_cuts_numbers():
 def test_a_random_bytes_checkpoint_is_called_not_a_checkpoint(tmp_path):
     junk = tmp_path / "junk.pth"
     junk.write_bytes(os.urandom(4096))
-    res = invoke("sweep", "--model", "test_resnet", "--checkpoint", junk, "--limit", "24",
-                 "--folds", "3", "--n-boot", "20", "--db", tmp_path / "j.duckdb")
+    res = invoke(
+        "sweep",
+        "--model",
+        "test_resnet",
+        "--checkpoint",
+        junk,
+        "--limit",
+        "24",
+        "--folds",
+        "3",
+        "--n-boot",
+        "20",
+        "--db",
+        tmp_path / "j.duckdb",
+    )
     assert res.exit_code == 5
     line = one_error_line(res.output)
     assert "is not a checkpoint" in line and "weights_only" not in line
     # A pickle with a non-tensor object: named, and still no weights_only=False advice.
     obj = tmp_path / "obj.pth"
     torch.save({"weights": torch.zeros(2), "extra": Path("x")}, obj)
-    res = invoke("sweep", "--model", "test_resnet", "--checkpoint", obj, "--limit", "24",
-                 "--folds", "3", "--n-boot", "20", "--db", tmp_path / "j.duckdb")
+    res = invoke(
+        "sweep",
+        "--model",
+        "test_resnet",
+        "--checkpoint",
+        obj,
+        "--limit",
+        "24",
+        "--folds",
+        "3",
+        "--n-boot",
+        "20",
+        "--db",
+        tmp_path / "j.duckdb",
+    )
     assert res.exit_code == 5
     line = one_error_line(res.output)
     assert "holds Python objects besides tensors" in line and "weights_only" not in line

@@ -24,8 +24,11 @@ pytest.importorskip("brainscore_vision")
 # brainscore's and memtool's caches in a temporary folder (as tests/brain/conftest.py does),
 # set before Ray starts so that its workers inherit them.
 _CACHE = Path(tempfile.mkdtemp(prefix="memtool-ray-brain-tests-"))
-for _var, _sub in (("RESULTCACHING_HOME", "result_caching"), ("BRAINSCORE_HOME", "brain-score"),
-                   ("MEMTOOL_CACHE", "memtool")):
+for _var, _sub in (
+    ("RESULTCACHING_HOME", "result_caching"),
+    ("BRAINSCORE_HOME", "brain-score"),
+    ("MEMTOOL_CACHE", "memtool"),
+):
     os.environ.setdefault(_var, str(_CACHE / _sub))
 os.environ.setdefault("BS_INSTALL_DEPENDENCIES", "no")
 
@@ -39,14 +42,23 @@ _MODEL_TASK = ray_engine._model_task
 pytestmark = pytest.mark.slow
 MODEL = "tf_efficientnet_lite0"
 # The 16 block outputs and the head: enough layers for several commits per target.
-CONFIG = dict(models=[MODEL], data="demo", brain=["demo-it"], limit=60, folds=3, n_boot=50,
-              batch_size=16, commit_every=3, layers=r"^blocks\.\d\.\d$|^conv_head$|^global_pool$")
+CONFIG = dict(
+    models=[MODEL],
+    data="demo",
+    brain=["demo-it"],
+    limit=60,
+    folds=3,
+    n_boot=50,
+    batch_size=16,
+    commit_every=3,
+    layers=r"^blocks\.\d\.\d$|^conv_head$|^global_pool$",
+)
 TABLES = {
     "layer_scores": "SELECT m.name, s.layer_name, s.dataset_id, s.setup_id, s.target, s.fold, "
-                    "s.metric, s.score, s.ci_low, s.ci_high, s.alpha, s.n_test, s.n_features "
-                    "FROM layer_scores s JOIN models m USING (model_id)",
+    "s.metric, s.score, s.ci_low, s.ci_high, s.alpha, s.n_test, s.n_features "
+    "FROM layer_scores s JOIN models m USING (model_id)",
     "brain_scores": "SELECT m.name, b.layer_name, b.setup_id, b.target_id, b.raw, b.ceiling, "
-                    "b.ceiled, b.error, b.note FROM brain_scores b JOIN models m USING (model_id)",
+    "b.ceiled, b.error, b.note FROM brain_scores b JOIN models m USING (model_id)",
     "brain_targets": "SELECT * EXCLUDE (created_at) FROM brain_targets",
     "datasets": "SELECT * EXCLUDE (created_at) FROM datasets",
     "setups": "SELECT * FROM setups",
@@ -86,8 +98,7 @@ def assert_same_rows(found: dict[str, list], expected: dict[str, list]) -> None:
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, logging_level="ERROR",
-             log_to_driver=False)
+    ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -105,8 +116,7 @@ def local_rows(tmp_path_factory):
 
 def test_ray_sweep_with_brain_gives_the_local_rows(local_ray, local_rows, tmp_path):
     db, shards = tmp_path / "ray.duckdb", tmp_path / "shards"
-    result = run_sweep(SweepConfig(**CONFIG), db, engine="ray",
-                       ray_options={"results_dir": shards})
+    result = run_sweep(SweepConfig(**CONFIG), db, engine="ray", ray_options={"results_dir": shards})
     assert [m.error for m in result.models] == [None]
     assert result.models[0].n_scored == len({r[1] for r in local_rows["layer_scores"]})
     assert_same_rows(rows(db), local_rows)
@@ -137,20 +147,22 @@ class _DiesAfterBrainCommits:
 
 
 def _dying_model_task(config, spec, sink, run_id, reporter, device, *, marker):
-    return _MODEL_TASK(config, spec, _DiesAfterBrainCommits(sink, Path(marker)), run_id,
-                       reporter, device)
+    return _MODEL_TASK(config, spec, _DiesAfterBrainCommits(sink, Path(marker)), run_id, reporter, device)
 
 
-def test_a_worker_killed_during_brain_scoring_still_gives_the_local_rows(local_ray, local_rows,
-                                                                        tmp_path, monkeypatch):
+def test_a_worker_killed_during_brain_scoring_still_gives_the_local_rows(
+    local_ray, local_rows, tmp_path, monkeypatch
+):
     db, shards = tmp_path / "ray.duckdb", tmp_path / "shards"
     # Ray ships this module's functions to the workers by value (tests/ is not a package
     # that workers import), the sweep's own per-model task by reference.
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    monkeypatch.setattr(ray_engine, "_model_task",
-                        partial(_dying_model_task, marker=str(tmp_path / "killed-once")))
-    result = run_sweep(SweepConfig(**CONFIG), db, engine="ray",
-                       ray_options={"results_dir": shards, "max_retries": 2})
+    monkeypatch.setattr(
+        ray_engine, "_model_task", partial(_dying_model_task, marker=str(tmp_path / "killed-once"))
+    )
+    result = run_sweep(
+        SweepConfig(**CONFIG), db, engine="ray", ray_options={"results_dir": shards, "max_retries": 2}
+    )
     assert (tmp_path / "killed-once").exists()
     assert [m.error for m in result.models] == [None]
     store = Store(db)
@@ -158,7 +170,8 @@ def test_a_worker_killed_during_brain_scoring_still_gives_the_local_rows(local_r
     # The retry resumed from the first attempt's shards: no memorability layer and none of
     # the 6 committed brain layers was scored again.
     assert result.models[0].n_scored == 0 and result.models[0].n_skipped > 0
-    in_shards = sum(pl.read_parquet(p).height for p in pending_shards(shards)
-                    if p.name.endswith("-brain_scores.parquet"))
+    in_shards = sum(
+        pl.read_parquet(p).height for p in pending_shards(shards) if p.name.endswith("-brain_scores.parquet")
+    )
     assert in_shards == len(local_rows["brain_scores"])
     assert_same_rows(rows(db), local_rows)

@@ -41,7 +41,7 @@ def _probed(net):
 
 def _batches(x, size=7):
     for s in range(0, len(x), size):
-        yield x[s:s + size], torch.arange(s, min(len(x), s + size))
+        yield x[s : s + size], torch.arange(s, min(len(x), s + size))
 
 
 def _flatten(probed):
@@ -82,14 +82,14 @@ def test_group_fit_equals_each_layer_alone_and_is_freed_with_its_dict(tmp_path):
     net = _Net().eval()
     probed = _probed(net)
     cache = bp.ComponentCache(None, "net", reference, {})  # no cache root: always fit
-    group = bp.group_components(net, probed, reference, transform, torch.device("cpu"), cache,
-                                batch_size=100)
+    group = bp.group_components(net, probed, reference, transform, torch.device("cpu"), cache, batch_size=100)
     assert group["stem"].vectors.shape == (1000, 4 * 16 * 16)
     assert group["mid"].vectors is None and group["mid"].out_dim == 6 * 7 * 7  # 294: unreduced
     alone = bp.fit_components(net, [probed[0]], reference, transform, torch.device("cpu"), batch_size=64)
     assert torch.equal(alone["stem"].mean, group["stem"].mean)
-    np.testing.assert_allclose(alone["stem"].vectors.numpy(), group["stem"].vectors.numpy(),
-                               atol=1e-5)  # another batch size: the same components
+    np.testing.assert_allclose(
+        alone["stem"].vectors.numpy(), group["stem"].vectors.numpy(), atol=1e-5
+    )  # another batch size: the same components
     ref = weakref.ref(group["stem"].vectors)
     del group
     gc.collect()

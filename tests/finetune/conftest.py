@@ -24,9 +24,28 @@ DATA = dict(data="demo", limit=48, folds=4, split=1)
 N_BOOT = 100
 
 # The same run on the command line (used by the kill/resume test).
-CLI_ARGS = ["--model", MODEL, "--data", "demo", "--limit", "48", "--folds", "4", "--split", "1",
-            "--epochs", "2", "--batch-size", "8", "--img-size", "128", "--val-fraction", "0.25",
-            "--n-boot", str(N_BOOT)]
+CLI_ARGS = [
+    "--model",
+    MODEL,
+    "--data",
+    "demo",
+    "--limit",
+    "48",
+    "--folds",
+    "4",
+    "--split",
+    "1",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "8",
+    "--img-size",
+    "128",
+    "--val-fraction",
+    "0.25",
+    "--n-boot",
+    str(N_BOOT),
+]
 
 
 class StoreWatcher(NullReporter):
@@ -54,8 +73,7 @@ class Trained:
 
 def config(out: Path, **changes) -> FinetuneConfig:
     recipe = Recipe(**{**RECIPE, **changes.pop("recipe", {})})
-    return FinetuneConfig(model=MODEL, recipe=recipe, out_dir=out, n_boot=N_BOOT,
-                          **{**DATA, **changes})
+    return FinetuneConfig(model=MODEL, recipe=recipe, out_dir=out, n_boot=N_BOOT, **{**DATA, **changes})
 
 
 @pytest.fixture(scope="session")

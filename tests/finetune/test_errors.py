@@ -47,28 +47,38 @@ def demo_images(n: int):
 def test_corrupt_checkpoint(tmp_path):
     bad = tmp_path / "best.pt"
     bad.write_bytes(b"PK\x03\x04 this is not a whole zip file")
-    text = one_error_line(invoke("predict", *demo_images(1), "--checkpoint", bad), 5,
-                          "cannot read checkpoint", str(bad))
+    text = one_error_line(
+        invoke("predict", *demo_images(1), "--checkpoint", bad), 5, "cannot read checkpoint", str(bad)
+    )
     assert "save it with torch.save" in text
 
 
 def test_checkpoint_of_another_model(tiny_checkpoint):
     text = one_error_line(
         invoke("predict", *demo_images(1), "--checkpoint", tiny_checkpoint, "--model", "resnet18"),
-        5, "does not fit timm:resnet18", "missing keys")
+        5,
+        "does not fit timm:resnet18",
+        "missing keys",
+    )
     assert "load it with the model it was saved from" in text
 
 
 def test_memtool_checkpoint_named_for_another_model(tiny_checkpoint, tmp_path):
     named = tmp_path / "named.pt"
-    torch.save({"model": "timm:test_resnet", "state_dict": torch.load(tiny_checkpoint), "num_classes": 1}, named)
-    one_error_line(invoke("predict", *demo_images(1), "-c", named, "--model", "tf_efficientnet_lite0"),
-                   5, "holds timm:test_resnet, not timm:tf_efficientnet_lite0")
+    torch.save(
+        {"model": "timm:test_resnet", "state_dict": torch.load(tiny_checkpoint), "num_classes": 1}, named
+    )
+    one_error_line(
+        invoke("predict", *demo_images(1), "-c", named, "--model", "tf_efficientnet_lite0"),
+        5,
+        "holds timm:test_resnet, not timm:tf_efficientnet_lite0",
+    )
 
 
 def test_bare_state_dict_needs_its_model(tiny_checkpoint):
-    one_error_line(invoke("predict", *demo_images(1), "-c", tiny_checkpoint), 5,
-                   "does not name its model", "--model")
+    one_error_line(
+        invoke("predict", *demo_images(1), "-c", tiny_checkpoint), 5, "does not name its model", "--model"
+    )
 
 
 def test_classifier_checkpoint_is_not_a_regression_model(tmp_path):
@@ -100,38 +110,106 @@ def test_image_that_does_not_open_during_training(tmp_path):
     (tmp_path / "broken.jpg").write_bytes(b"GIF89a truncated")
     rows.append(f"{tmp_path / 'broken.jpg'},0.5")
     (tmp_path / "scores.csv").write_text("\n".join(rows) + "\n")
-    res = invoke("finetune", "--model", "test_resnet", "--random-init", "--data", f"csv:{tmp_path / 'scores.csv'}",
-                 "--folds", "2", "--epochs", "1", "--batch-size", "4", "--img-size", "32",
-                 "--val-fraction", "0.3", "--no-penultimate", "--db", tmp_path / "t.duckdb",
-                 "--out", tmp_path / "out", "--device", "cpu")
+    res = invoke(
+        "finetune",
+        "--model",
+        "test_resnet",
+        "--random-init",
+        "--data",
+        f"csv:{tmp_path / 'scores.csv'}",
+        "--folds",
+        "2",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--img-size",
+        "32",
+        "--val-fraction",
+        "0.3",
+        "--no-penultimate",
+        "--db",
+        tmp_path / "t.duckdb",
+        "--out",
+        tmp_path / "out",
+        "--device",
+        "cpu",
+    )
     one_error_line(res, 3, "cannot read image", "broken.jpg")
 
 
 def test_too_few_images_for_the_split(tmp_path):
     one_error_line(
-        invoke("finetune", "--model", "test_resnet", "--random-init", "--limit", "8", "--folds", "4",
-               "--db", tmp_path / "t.duckdb", "--out", tmp_path / "out"),
-        3, "fold1 has 6 training images", "too few", "--limit")
+        invoke(
+            "finetune",
+            "--model",
+            "test_resnet",
+            "--random-init",
+            "--limit",
+            "8",
+            "--folds",
+            "4",
+            "--db",
+            tmp_path / "t.duckdb",
+            "--out",
+            tmp_path / "out",
+        ),
+        3,
+        "fold1 has 6 training images",
+        "too few",
+        "--limit",
+    )
     assert not (tmp_path / "out").exists()  # stopped before any model was built
 
 
 def test_split_that_does_not_exist(tmp_path):
-    one_error_line(invoke("finetune", "-m", "test_resnet", "--limit", "40", "--folds", "4",
-                          "--split", "6", "--db", tmp_path / "t.duckdb"), 2, "split 6", "4 folds")
+    one_error_line(
+        invoke(
+            "finetune",
+            "-m",
+            "test_resnet",
+            "--limit",
+            "40",
+            "--folds",
+            "4",
+            "--split",
+            "6",
+            "--db",
+            tmp_path / "t.duckdb",
+        ),
+        2,
+        "split 6",
+        "4 folds",
+    )
 
 
 def test_unknown_model_fails_the_study_with_one_line(tmp_path):
     text = one_error_line(
-        invoke("finetune", "-m", "nosuchnet_xyz", "--limit", "40", "--folds", "4",
-               "--db", tmp_path / "t.duckdb", "--out", tmp_path / "out"),
-        1, "nosuchnet_xyz", "run the same command again")
+        invoke(
+            "finetune",
+            "-m",
+            "nosuchnet_xyz",
+            "--limit",
+            "40",
+            "--folds",
+            "4",
+            "--db",
+            tmp_path / "t.duckdb",
+            "--out",
+            tmp_path / "out",
+        ),
+        1,
+        "nosuchnet_xyz",
+        "run the same command again",
+    )
     assert "unknown model" in text
 
 
 def test_predict_needs_exactly_one_source(tiny_checkpoint):
     one_error_line(invoke("predict", *demo_images(1)), 2, "exactly one of --checkpoint")
-    one_error_line(invoke("predict", *demo_images(1), "-c", tiny_checkpoint, "--baseline", "resmem"),
-                   2, "exactly one of")
+    one_error_line(
+        invoke("predict", *demo_images(1), "-c", tiny_checkpoint, "--baseline", "resmem"), 2, "exactly one of"
+    )
     one_error_line(invoke("predict", *demo_images(1), "--baseline", "memnet"), 2, "unknown baseline")
 
 
@@ -144,8 +222,14 @@ def test_missing_image_path(tiny_checkpoint, tmp_path):
 
 
 def test_bad_recipe_values(tmp_path):
-    one_error_line(invoke("finetune", "-m", "test_resnet", "--epochs", "0", "--db", tmp_path / "t.duckdb"),
-                   2, "--epochs must be at least 1")
-    one_error_line(invoke("finetune", "-m", "test_resnet", "--val-fraction", "1.5", "--db", tmp_path / "t.duckdb"),
-                   2, "--val-fraction")
+    one_error_line(
+        invoke("finetune", "-m", "test_resnet", "--epochs", "0", "--db", tmp_path / "t.duckdb"),
+        2,
+        "--epochs must be at least 1",
+    )
+    one_error_line(
+        invoke("finetune", "-m", "test_resnet", "--val-fraction", "1.5", "--db", tmp_path / "t.duckdb"),
+        2,
+        "--val-fraction",
+    )
     one_error_line(invoke("finetune", "--db", tmp_path / "t.duckdb"), 2, "no model to fine-tune")

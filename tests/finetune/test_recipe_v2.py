@@ -33,8 +33,9 @@ class Net(nn.Module):
     def __init__(self):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU())
-        self.body = nn.Sequential(nn.Conv2d(4, 6, 3), nn.BatchNorm2d(6), nn.ReLU(),
-                                  nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.body = nn.Sequential(
+            nn.Conv2d(4, 6, 3), nn.BatchNorm2d(6), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()
+        )
         self.fc = nn.Linear(6, 1)
 
     def forward(self, x):
@@ -129,8 +130,13 @@ def test_weight_ema_follows_its_formula_and_copies_integer_buffers():
     torch.testing.assert_close(again.state["fc.weight"], expected)
 
 
-DATA_CONFIG = {"input_size": (3, 40, 40), "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225),
-               "interpolation": "bicubic", "crop_pct": 0.875}
+DATA_CONFIG = {
+    "input_size": (3, 40, 40),
+    "mean": (0.485, 0.456, 0.406),
+    "std": (0.229, 0.224, 0.225),
+    "interpolation": "bicubic",
+    "crop_pct": 0.875,
+}
 
 
 def test_cached_views_equal_the_evaluation_transform(tmp_path):
@@ -151,8 +157,11 @@ def test_cached_views_equal_the_evaluation_transform(tmp_path):
     torch.manual_seed(0)
     shifted = cut_view(base, spec, shift=True)
     _, h, w = base.shape
-    crops = [cut_view(base[:, t:t + 32, l:l + 32], dataclasses.replace(spec, size=(32, 32)))
-             for t in range(h - 31) for l in range(w - 31)]
+    crops = [
+        cut_view(base[:, t : t + 32, l : l + 32], dataclasses.replace(spec, size=(32, 32)))
+        for t in range(h - 31)
+        for l in range(w - 31)
+    ]
     assert any(torch.equal(shifted, c) for c in crops)
 
 
@@ -199,8 +208,14 @@ def test_cli_defaults_are_the_recipes():
 def test_new_recipe_fields_are_checked():
     from memtool.errors import UsageError
 
-    for bad in (dict(head_init="lp"), dict(layer_decay=0), dict(freeze_fraction=1.0), dict(bn="x"),
-                dict(ema_decay=1.0), dict(augment="jitter")):
+    for bad in (
+        dict(head_init="lp"),
+        dict(layer_decay=0),
+        dict(freeze_fraction=1.0),
+        dict(bn="x"),
+        dict(ema_decay=1.0),
+        dict(augment="jitter"),
+    ):
         with pytest.raises(UsageError):
             Recipe(**bad)
 
@@ -214,9 +229,18 @@ def test_short_lp_ft_run_starts_from_the_probe(tmp_path):
     from memtool.scoring.stats import spearman
 
     recipe = Recipe(epochs=1, batch_size=8, img_size=64, val_fraction=0.25, tta_flip=False, ema_decay=0.5)
-    config = FinetuneConfig(model="test_efficientnet", data="demo", limit=40, folds=4, split=1,
-                            recipe=recipe, out_dir=tmp_path / "out", random_init=True, n_boot=50,
-                            device="cpu")
+    config = FinetuneConfig(
+        model="test_efficientnet",
+        data="demo",
+        limit=40,
+        folds=4,
+        split=1,
+        recipe=recipe,
+        out_dir=tmp_path / "out",
+        random_init=True,
+        n_boot=50,
+        device="cpu",
+    )
     result = finetune_model(config, tmp_path / "ft.duckdb")
     assert [e.epoch for e in result.epochs] == [0, 1] and result.epochs[0].is_best
 
@@ -229,8 +253,12 @@ def test_short_lp_ft_run_starts_from_the_probe(tmp_path):
     feats = {}
     for part in ("train", "val"):
         idx = getattr(parts, part)
-        views = torch.stack([ViewImages([dataset.paths[i] for i in idx], dataset.scores[idx], spec, "eval")[k][0]
-                             for k in range(len(idx))])
+        views = torch.stack(
+            [
+                ViewImages([dataset.paths[i] for i in idx], dataset.scores[idx], spec, "eval")[k][0]
+                for k in range(len(idx))
+            ]
+        )
         with torch.no_grad(), HeadInput(head) as captured:
             loaded.module.eval()(views)
         feats[part] = captured.batches[0].numpy().astype(np.float64)
@@ -238,6 +266,9 @@ def test_short_lp_ft_run_starts_from_the_probe(tmp_path):
     z = (y - y[parts.train].mean()) / y[parts.train].std()
     X = np.concatenate([feats["train"], feats["val"]])
     n = len(parts.train)
-    readout = score_features(X, np.concatenate([z[parts.train], z[parts.val]]),
-                             [Split("s", np.arange(n), np.arange(n, len(X)))])
-    assert result.epochs[0].val_rho == pytest.approx(spearman(readout.predictions[n:], z[parts.val]), abs=1e-6)
+    readout = score_features(
+        X, np.concatenate([z[parts.train], z[parts.val]]), [Split("s", np.arange(n), np.arange(n, len(X)))]
+    )
+    assert result.epochs[0].val_rho == pytest.approx(
+        spearman(readout.predictions[n:], z[parts.val]), abs=1e-6
+    )

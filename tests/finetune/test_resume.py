@@ -48,8 +48,13 @@ def test_sigkill_after_first_epoch_then_rerun_resumes(trained, tmp_path):
     db, out = tmp_path / "k.duckdb", tmp_path / "out"
     args = [*CLI_ARGS, "--db", str(db), "--out", str(out), "--no-penultimate", "--device", "cpu"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
-    proc = subprocess.Popen([sys.executable, "-m", "memtool", "finetune", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "memtool", "finetune", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     run_dir = out / trained.result.run_dir.relative_to(trained.out)
     try:
         _wait_for_epoch_checkpoint(proc, run_dir / "last.pt")
@@ -91,9 +96,15 @@ class InterruptOnEpoch(NullReporter):
             raise KeyboardInterrupt
 
 
-TINY = dict(model="test_resnet", random_init=True, data="demo", limit=40, folds=4, n_boot=50,
-            recipe=Recipe(epochs=2, batch_size=8, img_size=64, val_fraction=0.25, lr=1e-3,
-                          head_init="random"))  # epoch 1 is then the first best one
+TINY = dict(
+    model="test_resnet",
+    random_init=True,
+    data="demo",
+    limit=40,
+    folds=4,
+    n_boot=50,
+    recipe=Recipe(epochs=2, batch_size=8, img_size=64, val_fraction=0.25, lr=1e-3, head_init="random"),
+)  # epoch 1 is then the first best one
 
 
 def test_ctrl_c_then_resume_rebuilds_a_best_checkpoint_lost_in_the_kill(tmp_path):

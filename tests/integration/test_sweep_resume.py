@@ -14,8 +14,9 @@ from memtool.progress import NullReporter
 from memtool.store import Store
 from memtool.sweep import SweepConfig, run_sweep
 
-CONFIG = dict(models=["test_resnet"], random_init=True, limit=24, folds=3, n_boot=50, batch_size=8,
-              commit_every=4)
+CONFIG = dict(
+    models=["test_resnet"], random_init=True, limit=24, folds=3, n_boot=50, batch_size=8, commit_every=4
+)
 
 
 class InterruptAfter(NullReporter):
@@ -42,8 +43,11 @@ class InterruptAfter(NullReporter):
 
 
 def pooled(db):
-    return dict(Store(db).query(
-        "SELECT layer_name, score FROM layer_scores WHERE fold = 'pooled' AND target = 'memorability'")[1])
+    return dict(
+        Store(db).query(
+            "SELECT layer_name, score FROM layer_scores WHERE fold = 'pooled' AND target = 'memorability'"
+        )[1]
+    )
 
 
 def test_ctrl_c_keeps_committed_batches_and_rerun_resumes(tmp_path):
@@ -57,7 +61,9 @@ def test_ctrl_c_keeps_committed_batches_and_rerun_resumes(tmp_path):
     result = run_sweep(SweepConfig(**CONFIG), db)
     outcome = result.models[0]
     assert outcome.n_skipped == 8
-    total = store.query("SELECT count(*) FROM layers WHERE alias_of IS NULL AND output_shape IS NOT NULL")[1][0][0]
+    total = store.query("SELECT count(*) FROM layers WHERE alias_of IS NULL AND output_shape IS NOT NULL")[1][
+        0
+    ][0]
     assert outcome.n_scored == total - 8
     # The resumed store holds exactly what one uninterrupted run computes.
     fresh = tmp_path / "fresh.duckdb"
@@ -68,10 +74,28 @@ def test_ctrl_c_keeps_committed_batches_and_rerun_resumes(tmp_path):
 @pytest.mark.slow
 def test_kill_9_mid_sweep_then_rerun_completes(tmp_path):
     db = tmp_path / "k.duckdb"
-    cmd = [sys.executable, "-m", "memtool", "sweep", "--model", "test_resnet", "--random-init",
-           "--limit", "24", "--folds", "3", "--n-boot", "20000", "--batch-size", "8", "--db", str(db)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "memtool",
+        "sweep",
+        "--model",
+        "test_resnet",
+        "--random-init",
+        "--limit",
+        "24",
+        "--folds",
+        "3",
+        "--n-boot",
+        "20000",
+        "--batch-size",
+        "8",
+        "--db",
+        str(db),
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HF_HUB_OFFLINE": "1"}
+    )
     deadline = time.monotonic() + 300
     done = 0
     while time.monotonic() < deadline and proc.poll() is None:
@@ -99,5 +123,7 @@ def test_kill_9_mid_sweep_then_rerun_completes(tmp_path):
     statuses = store.query("SELECT status, error FROM runs ORDER BY started_at")[1]
     assert [s for s, _ in statuses] == ["interrupted", "completed"]
     assert "ended without finishing" in statuses[0][1]
-    total = store.query("SELECT count(*) FROM layers WHERE alias_of IS NULL AND output_shape IS NOT NULL")[1][0][0]
+    total = store.query("SELECT count(*) FROM layers WHERE alias_of IS NULL AND output_shape IS NOT NULL")[1][
+        0
+    ][0]
     assert len(pooled(db)) == total

@@ -9,7 +9,7 @@ from pathlib import Path
 class Cell:
     def __init__(self, col: str | None, value: str | None):
         self.col = col
-        self.value = value          # data-value (exact number) or None
+        self.value = value  # data-value (exact number) or None
         self.text = ""
 
     def number(self) -> float | None:

@@ -88,8 +88,17 @@ def test_same_store_gives_byte_identical_files(fixture_db, tmp_path, full):
 # -- numbers against the views -------------------------------------------------------------
 def test_best_layer_table_equals_best_layer_per_model(full):
     _, page, store = full
-    cols = ["model", "layer", "relative_depth", "memorability", "memorability_ci_low",
-            "memorability_ci_high", *TARGETS, "n_layers_scored", "human_ceiling"]
+    cols = [
+        "model",
+        "layer",
+        "relative_depth",
+        "memorability",
+        "memorability_ci_low",
+        "memorability_ci_high",
+        *TARGETS,
+        "n_layers_scored",
+        "human_ceiling",
+    ]
     names, rows = store.query(f"SELECT {', '.join(cols)} FROM best_layer_per_model")
     expected = {(r[0], r[1]): dict(zip(names, r)) for r in rows}
     html_rows = page.rows("best-1")
@@ -104,10 +113,18 @@ def test_best_layer_table_equals_best_layer_per_model(full):
 
 def test_layer_table_equals_layer_scores_wide(full):
     _, page, store = full
-    cols = ["layer_index", "relative_depth", "memorability", "memorability_ci_low",
-            "memorability_ci_high", *TARGETS, "n_features"]
+    cols = [
+        "layer_index",
+        "relative_depth",
+        "memorability",
+        "memorability_ci_low",
+        "memorability_ci_high",
+        *TARGETS,
+        "n_features",
+    ]
     names, rows = store.query(
-        f"SELECT model, layer, {', '.join(cols)} FROM layer_scores_wide WHERE alias_of IS NULL")
+        f"SELECT model, layer, {', '.join(cols)} FROM layer_scores_wide WHERE alias_of IS NULL"
+    )
     expected = {(r[0], r[1]): dict(zip(names, r)) for r in rows}
     html_rows = page.rows("layers-1")
     assert len(html_rows) == len(expected) > 90
@@ -124,7 +141,8 @@ def test_correlations_equal_the_analysis_on_the_view(full):
     _, page, store = full
     _, rows = store.query(
         "SELECT memorability, V1, V2, V4, IT, relative_depth, model FROM layer_scores_wide "
-        "WHERE alias_of IS NULL")
+        "WHERE alias_of IS NULL"
+    )
     data = np.array([r[:6] for r in rows], dtype=float)
     table = {(r["target"].text, r["model"].text): r for r in page.rows("correlations-1")}
     assert len(table) == 4 * 4  # four targets x (all models + three models)
@@ -133,12 +151,14 @@ def test_correlations_equal_the_analysis_on_the_view(full):
         assert row["n"].number() == len(rows)
         assert row["spearman"].number() == pytest.approx(spearmanr(data[:, 0], data[:, j])[0], abs=1e-12)
         assert row["partial_spearman_depth"].number() == pytest.approx(
-            partial_spearman(data[:, 0], data[:, j], data[:, 5]), abs=1e-12)
+            partial_spearman(data[:, 0], data[:, j], data[:, 5]), abs=1e-12
+        )
         lo, hi = row["spearman_ci_low"].number(), row["spearman_ci_high"].number()
         assert lo <= row["spearman"].number() <= hi
         one = np.array([r[6] == "timm:resnet18" for r in rows])
         assert table[(target, "timm:resnet18")]["spearman"].number() == pytest.approx(
-            spearman(data[one, 0], data[one, j]), abs=1e-12)
+            spearman(data[one, 0], data[one, j]), abs=1e-12
+        )
     # the fixture's shape: IT tracks memorability, V1 runs against it
     assert table[("IT", "all models")]["spearman"].number() > 0.8
     assert table[("V1", "all models")]["spearman"].number() < -0.8
@@ -149,7 +169,10 @@ def test_report_data_names_targets_and_models(fixture_db):
     assert study.targets == TARGETS
     assert study.target_names == {t: ["demo"] for t in TARGETS}  # brain rows' dataset_id
     assert [study.name(m) for m in study.model_ids] == [
-        "timm:resnet18", "timm:tf_efficientnet_lite0", "torchvision:alexnet"]
+        "timm:resnet18",
+        "timm:tf_efficientnet_lite0",
+        "torchvision:alexnet",
+    ]
 
 
 def test_runs_and_datasets_tables_carry_version_and_command(full):
@@ -168,8 +191,10 @@ def test_runs_and_datasets_tables_carry_version_and_command(full):
 
 def test_key_numbers_name_the_best_layer_and_ceiling(full):
     _, page, store = full
-    _, rows = store.query("SELECT model, layer, memorability, human_ceiling FROM best_layer_per_model "
-                          "ORDER BY memorability DESC LIMIT 1")
+    _, rows = store.query(
+        "SELECT model, layer, memorability, human_ceiling FROM best_layer_per_model "
+        "ORDER BY memorability DESC LIMIT 1"
+    )
     model, layer, rho, ceiling = rows[0]
     assert f"best layer overall: <b>{model}</b> / {layer}" in page.source
     assert f"<b>{rho:.3f}</b>" in page.source
@@ -202,16 +227,19 @@ def test_run_selection_by_prefix(fixture_db, tmp_path):
     assert result.figures == []
     assert any(m.startswith("no memorability scores in the selection") for m in result.missing)
     assert [p.name for p in result.removed] == sorted(
-        f"{s}.{e}" for s in ("best_layers", "depth_profiles", "memorability_vs_brain")
-        for e in ("png", "svg"))
+        f"{s}.{e}" for s in ("best_layers", "depth_profiles", "memorability_vs_brain") for e in ("png", "svg")
+    )
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"runs": ["run0000"]}, "matches several runs"),
-    ({"runs": ["feedbeef"]}, "is not in the database"),
-    ({"models": "vgg*"}, "no model in the database matches vgg*"),
-    ({"targets": ["V3"]}, "unknown brain target 'V3'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"runs": ["run0000"]}, "matches several runs"),
+        ({"runs": ["feedbeef"]}, "is not in the database"),
+        ({"models": "vgg*"}, "no model in the database matches vgg*"),
+        ({"targets": ["V3"]}, "unknown brain target 'V3'"),
+    ],
+)
 def test_selection_that_matches_nothing_is_a_usage_error(fixture_db, tmp_path, kwargs, message):
     with pytest.raises(UsageError, match=message):
         build_report(fixture_db, tmp_path, **kwargs)
@@ -245,8 +273,10 @@ def test_requested_target_without_scores_and_unknown_ceiling(db_copy, tmp_path):
     with Store(db_copy).writer() as con:
         con.execute("UPDATE datasets SET ceiling = NULL")
     result = build_report(db_copy, tmp_path, targets=["IT", "behavior"])
-    assert "no behavior scores for the selected layers: run `memtool sweep --brain behavior ...`" \
+    assert (
+        "no behavior scores for the selected layers: run `memtool sweep --brain behavior ...`"
         in result.missing
+    )
     assert any("has no human ceiling" in m for m in result.missing)
     assert "no human ceiling on record" in result.index.read_text()
 
@@ -269,17 +299,22 @@ def test_two_setups_are_two_studies_never_mixed(db_copy, tmp_path):
             "INSERT INTO layer_scores SELECT run_id, model_id, layer_name, dataset_id, "
             "'setup0000002', target, fold, metric, score / 2, ci_low / 2, ci_high / 2, alpha, "
             "n_train, n_test, 'rp:64', 64, seconds, created_at FROM layer_scores "
-            "WHERE target = 'memorability' AND model_id LIKE 'timm:resnet18%'")
+            "WHERE target = 'memorability' AND model_id LIKE 'timm:resnet18%'"
+        )
     result = build_report(db_copy, tmp_path)
     assert result.figures == [
-        "memorability_vs_brain--demo-pool", "depth_profiles--demo-pool", "best_layers--demo-pool",
-        "depth_profiles--demo-rp-64", "best_layers--demo-rp-64"]
+        "memorability_vs_brain--demo-pool",
+        "depth_profiles--demo-pool",
+        "best_layers--demo-pool",
+        "depth_profiles--demo-rp-64",
+        "best_layers--demo-rp-64",
+    ]
     page = Page(result.index)
     assert page.tables["best-2"]["attrs"]["data-setup"] == "setup0000002"
     assert {r["model"].text for r in page.rows("best-2")} == {"timm:resnet18"}
     _, rows = Store(db_copy).query(
-        "SELECT count(*) FROM layer_scores_wide "
-        "WHERE setup_id = 'setup0000001' AND alias_of IS NULL")
+        "SELECT count(*) FROM layer_scores_wide WHERE setup_id = 'setup0000001' AND alias_of IS NULL"
+    )
     n_first = rows[0][0]
     assert len(page.rows("layers-1")) == n_first
 
@@ -288,8 +323,10 @@ def test_database_text_is_escaped_and_literal_in_figures(db_copy, tmp_path):
     evil = 'timm:res$net<script>alert("x")</script>&amp;'
     with Store(db_copy).writer() as con:
         con.execute("UPDATE models SET name = ? WHERE name = 'timm:resnet18'", [evil])
-        con.execute("UPDATE runs SET command = 'memtool sweep --model \"<img src=x onerror=1>\"' "
-                    "WHERE run_id = 'run000000001'")
+        con.execute(
+            "UPDATE runs SET command = 'memtool sweep --model \"<img src=x onerror=1>\"' "
+            "WHERE run_id = 'run000000001'"
+        )
     result = build_report(db_copy, tmp_path)
     text = result.index.read_text()
     assert "<script>" not in text and "<img src=x" not in text

@@ -21,8 +21,21 @@ def invoke(*args):
 
 def test_report_command_writes_the_page(fixture_db, tmp_path):
     out = tmp_path / "rep"
-    result = invoke("report", "--db", fixture_db, "--out", out, "--model", "alexnet",
-                    "--model", "resnet*", "--target", "IT", "--target", "V1")
+    result = invoke(
+        "report",
+        "--db",
+        fixture_db,
+        "--out",
+        out,
+        "--model",
+        "alexnet",
+        "--model",
+        "resnet*",
+        "--target",
+        "IT",
+        "--target",
+        "V1",
+    )
     assert result.exit_code == 0, result.output
     assert f"wrote {out / 'index.html'} and 3 figures" in result.output
     assert "missing: no fine-tuning results" in result.output
@@ -56,8 +69,22 @@ def test_cli_import_does_not_load_matplotlib():
 def test_report_on_a_store_written_by_a_real_sweep(tmp_path):
     """Sweep -> report end to end: the report reads what the sweep really writes."""
     db = tmp_path / "swept.duckdb"
-    swept = invoke("sweep", "--model", "test_resnet", "--random-init", "--limit", "24",
-                   "--folds", "3", "--n-boot", "50", "--batch-size", "8", "--db", db)
+    swept = invoke(
+        "sweep",
+        "--model",
+        "test_resnet",
+        "--random-init",
+        "--limit",
+        "24",
+        "--folds",
+        "3",
+        "--n-boot",
+        "50",
+        "--batch-size",
+        "8",
+        "--db",
+        db,
+    )
     assert swept.exit_code == 0, swept.output
     result = invoke("report", "--db", db, "--out", tmp_path / "rep")
     assert result.exit_code == 0, result.output
@@ -69,4 +96,8 @@ def test_report_on_a_store_written_by_a_real_sweep(tmp_path):
     _, runs = Store(db).query("SELECT run_id, command FROM runs")
     assert [(r["run_id"].text, r["command"].text) for r in page.rows("runs")] == runs
     assert sorted(p.name for p in (tmp_path / "rep" / "figures").iterdir()) == [
-        "best_layers.png", "best_layers.svg", "depth_profiles.png", "depth_profiles.svg"]
+        "best_layers.png",
+        "best_layers.svg",
+        "depth_profiles.png",
+        "depth_profiles.svg",
+    ]

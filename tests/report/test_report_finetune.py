@@ -37,8 +37,9 @@ def test_finetune_figures_are_written(tuned):
 def test_finetune_table_equals_completed_runs(tuned):
     _, page, store, _ = tuned
     cols = ["test_rho", "test_ci_low", "test_ci_high", "best_val_rho", "n_test", "best_epoch"]
-    names, rows = store.query(f"SELECT finetune_id, model, {', '.join(cols)} "
-                              "FROM finetune_results WHERE status = 'completed'")
+    names, rows = store.query(
+        f"SELECT finetune_id, model, {', '.join(cols)} FROM finetune_results WHERE status = 'completed'"
+    )
     expected = {r[0]: dict(zip(names, r)) for r in rows}
     html = {r["finetune_id"].text: r for r in page.rows("finetune")}
     assert set(html) == set(expected) and "ftrunning01" not in html
@@ -58,7 +59,8 @@ def test_penultimate_similarity_and_relation_equal_the_views(tuned):
             assert row["finetuned_similarity"].number() == values[k]
             _, base = store.query(
                 f"SELECT {target} FROM layer_scores_wide WHERE model_id = ? AND layer = ?",
-                [w["base_id"], w["penultimate"]])
+                [w["base_id"], w["penultimate"]],
+            )
             assert row["pretrained_similarity"].number() == base[0][0]
             assert row["test_rho"].number() == w["test_rho"]
             assert row["brain_target"].text == "demo"
@@ -71,16 +73,15 @@ def test_penultimate_similarity_and_relation_equal_the_views(tuned):
         for kind in ("finetuned", "from_pretrained"):
             assert html[target][f"{kind}_n"].number() == view[target][f"{kind}_n"] == 3
             assert html[target][f"{kind}_rho"].number() == pytest.approx(
-                view[target][f"{kind}_rho"], abs=1e-12)
-        assert html[target]["finetuned_rho"].number() == pytest.approx(
-            spearmanr(values, rho)[0], abs=1e-12)
+                view[target][f"{kind}_rho"], abs=1e-12
+            )
+        assert html[target]["finetuned_rho"].number() == pytest.approx(spearmanr(values, rho)[0], abs=1e-12)
 
 
 def test_finetuned_weights_stay_out_of_the_pretrained_study(tuned):
     _, page, _, written = tuned
     tuned_ids = {w["tuned_id"] for w in written}
-    best_ids = {r.get("data-model-id") for r in
-                (row["attrs"] for row in page.tables["best-1"]["rows"])}
+    best_ids = {r.get("data-model-id") for r in (row["attrs"] for row in page.tables["best-1"]["rows"])}
     layer_ids = {row["attrs"]["data-model-id"] for row in page.tables["layers-1"]["rows"]}
     assert best_ids == {w["base_id"] for w in written}
     assert not layer_ids & tuned_ids
@@ -107,8 +108,9 @@ def test_finetuning_without_penultimate_brain_scores(fixture_db, tmp_path):
     result = build_report(db, tmp_path / "out")
     # the pretrained relation is still drawn: the base models' penultimate layers are scored
     assert result.figures[-2:] == ["finetune_rho", "finetune_vs_similarity"]
-    assert any(m.startswith("no brain scores for the fine-tuned models' penultimate layers")
-               for m in result.missing)
+    assert any(
+        m.startswith("no brain scores for the fine-tuned models' penultimate layers") for m in result.missing
+    )
     page = Page(result.index)
     rows = page.rows("finetune-penultimate")
     assert len(rows) == 12 and all(r["finetuned_similarity"].value is None for r in rows)

@@ -9,13 +9,34 @@ from tests.unit.test_store import fill
 
 
 def _brain(store: Store, target_id: str, name: str, setup_id: str, scores: dict[str, float]) -> None:
-    store.upsert_dataset({"dataset_id": target_id, "name": name, "kind": "brain-local-rdm",
-                          "spec": name, "n_images": 92, "n_splits": 1,
-                          "split_kind": "brainscore-vision"})
-    store.insert_scores([{"run_id": "r1", "model_id": "m@1", "layer_name": layer,
-                          "dataset_id": target_id, "setup_id": setup_id, "target": "IT",
-                          "fold": "pooled", "metric": "rdm", "score": score, "reducer": "pool"}
-                         for layer, score in scores.items()])
+    store.upsert_dataset(
+        {
+            "dataset_id": target_id,
+            "name": name,
+            "kind": "brain-local-rdm",
+            "spec": name,
+            "n_images": 92,
+            "n_splits": 1,
+            "split_kind": "brainscore-vision",
+        }
+    )
+    store.insert_scores(
+        [
+            {
+                "run_id": "r1",
+                "model_id": "m@1",
+                "layer_name": layer,
+                "dataset_id": target_id,
+                "setup_id": setup_id,
+                "target": "IT",
+                "fold": "pooled",
+                "metric": "rdm",
+                "score": score,
+                "reducer": "pool",
+            }
+            for layer, score in scores.items()
+        ]
+    )
 
 
 def test_a_region_shows_one_target_on_every_layer(tmp_path):
@@ -29,5 +50,4 @@ def test_a_region_shows_one_target_on_every_layer(tmp_path):
     (study,) = load_report_data(store).studies
     assert study.target_names == {"IT": ["demo:kriegeskorte92-monkey"]}
     assert dict(study.layers.select("layer", "IT").rows()) == {"a": 0.2, "b": 0.3}
-    assert target_axis_label("IT", study.target_names["IT"]) == \
-        "IT similarity (demo:kriegeskorte92-monkey)"
+    assert target_axis_label("IT", study.target_names["IT"]) == "IT similarity (demo:kriegeskorte92-monkey)"

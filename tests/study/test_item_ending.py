@@ -13,8 +13,9 @@ from memtool.study.stages import Item, StudyRunResult, _each
 
 
 def _rows(db) -> dict:
-    return {item: (row["status"], row["error"])
-            for (_, item), row in StudyRecords(Store(db), "s").rows().items()}
+    return {
+        item: (row["status"], row["error"]) for (_, item), row in StudyRecords(Store(db), "s").rows().items()
+    }
 
 
 def _run(tmp_path, work) -> StudyRunResult:
@@ -33,17 +34,22 @@ def test_a_model_error_fails_that_item_and_the_next_one_runs(tmp_path):
         return {"ok": True}
 
     result = _run(tmp_path, work)
-    assert _rows(tmp_path / "s.duckdb") == {"a": ("failed", "unknown model 'a' (check the name)"),
-                                            "b": ("completed", None)}
+    assert _rows(tmp_path / "s.duckdb") == {
+        "a": ("failed", "unknown model 'a' (check the name)"),
+        "b": ("completed", None),
+    }
     assert result.done == {"sweep": 1} and result.failures == ["sweep a: unknown model 'a' (check the name)"]
 
 
-@pytest.mark.parametrize("exc, expected", [
-    (Terminated(), ("interrupted", "terminated by SIGTERM")),
-    (KeyboardInterrupt(), ("interrupted", "interrupted by the user")),
-    (DataError("bad scores"), ("failed", "bad scores")),
-    (RuntimeError("boom"), ("failed", "RuntimeError: boom")),
-])
+@pytest.mark.parametrize(
+    "exc, expected",
+    [
+        (Terminated(), ("interrupted", "terminated by SIGTERM")),
+        (KeyboardInterrupt(), ("interrupted", "interrupted by the user")),
+        (DataError("bad scores"), ("failed", "bad scores")),
+        (RuntimeError("boom"), ("failed", "RuntimeError: boom")),
+    ],
+)
 def test_anything_else_marks_the_item_and_stops_the_study(tmp_path, exc, expected):
     def work(item):
         raise exc

@@ -38,11 +38,35 @@ def _sweep(tmp_path: Path, *extra: str) -> str:
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     log = tmp_path / "sweep.log"
     with open(log, "w") as handle:  # a file, not a terminal
-        proc = subprocess.run([sys.executable, "-m", "memtool", "sweep", "--model", "test_resnet",
-                               "--random-init", "--limit", "24", "--layers", "blocks", "--brain", "none",
-                               "--n-boot", "20", "--batch-size", "8", "--db", str(tmp_path / "p.duckdb"),
-                               *extra], stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
-                              timeout=600)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "memtool",
+                "sweep",
+                "--model",
+                "test_resnet",
+                "--random-init",
+                "--limit",
+                "24",
+                "--layers",
+                "blocks",
+                "--brain",
+                "none",
+                "--n-boot",
+                "20",
+                "--batch-size",
+                "8",
+                "--db",
+                str(tmp_path / "p.duckdb"),
+                *extra,
+            ],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
+            timeout=600,
+        )
     text = log.read_text()
     assert proc.returncode == 0, text
     return text

@@ -23,17 +23,28 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_demo_file_reads_and_maps_onto_sweep_and_recipe():
     study = load_study(REPO / "examples" / "study_demo.toml")
-    assert study.models == ["timm:tf_efficientnet_lite0", "timm:tf_efficientnet_lite1",
-                            "timm:tf_efficientnet_lite2", "resmem"]
+    assert study.models == [
+        "timm:tf_efficientnet_lite0",
+        "timm:tf_efficientnet_lite1",
+        "timm:tf_efficientnet_lite2",
+        "resmem",
+    ]
     config = study.sweep_config(study.models)
     assert (config.data, config.brain, config.batch_size, config.seed, config.n_boot) == (
-        "demo", ["demo-it"], 16, 0, 200)
+        "demo",
+        ["demo-it"],
+        16,
+        0,
+        200,
+    )
     recipe = study.recipe_obj()
     assert (recipe.epochs, recipe.img_size, recipe.seed) == (2, 128, 0)
 
 
 def test_every_problem_is_listed_with_its_key(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 name = "bad"
 models = ["resnet18", "resnet5O", "torchvision:alexnet", "resnet18"]
 baselines = ["resmam"]
@@ -54,16 +65,29 @@ epochs = 0
 lr = -1.0
 seed = 3
 warmup = 1
-""")
+""",
+    )
     with pytest.raises(StudyFileError) as info:
         load_study(path)
     lines = info.value.problems
     keys = [line.split(":", 1)[0] for line in lines]
     assert "models[1]" in keys and any("unknown model 'resnet5O'" in l for l in lines)
     assert any(l.startswith("models[3]: 'resnet18' is the same model as models[0]") for l in lines)
-    for key in ("baselines[0]", "device", "colour", "data.folds", "brain.targets[1]",
-                "sweep.reducer", "sweep.batch_size", "sweep.models", "sweep.layrs",
-                "finetune.epochs", "finetune.lr", "finetune.seed", "finetune.warmup"):
+    for key in (
+        "baselines[0]",
+        "device",
+        "colour",
+        "data.folds",
+        "brain.targets[1]",
+        "sweep.reducer",
+        "sweep.batch_size",
+        "sweep.models",
+        "sweep.layrs",
+        "finetune.epochs",
+        "finetune.lr",
+        "finetune.seed",
+        "finetune.warmup",
+    ):
         assert key in keys, (key, lines)
     assert any("did you mean 'layers'" in l for l in lines)
 
@@ -77,8 +101,9 @@ def test_sweep_and_recipe_keys_follow_the_dataclasses(tmp_path, monkeypatch):
     if "brain_features" not in fields:
         with pytest.raises(StudyFileError) as info:
             load_study(path)
-        assert info.value.problems[0].startswith("brain.features: this memtool's sweep has no "
-                                                 "brain_features option")
+        assert info.value.problems[0].startswith(
+            "brain.features: this memtool's sweep has no brain_features option"
+        )
 
     @dataclasses.dataclass
     class Extended(sweep.SweepConfig):

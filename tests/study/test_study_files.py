@@ -52,8 +52,20 @@ def test_every_model_exists_in_timm_or_torchvision(file):
             assert timm.list_models(arch, pretrained=True), f"{name}: no pretrained weights in timm"
     if file == "study_harada_sakai.toml":
         assert len(names) == 64
-        families = ("alexnet", "vgg", "resnet", "resnext", "wide_resnet", "densenet", "inception",
-                    "mobilenet", "efficientnet", "regnet", "convnext", "squeezenet")
+        families = (
+            "alexnet",
+            "vgg",
+            "resnet",
+            "resnext",
+            "wide_resnet",
+            "densenet",
+            "inception",
+            "mobilenet",
+            "efficientnet",
+            "regnet",
+            "convnext",
+            "squeezenet",
+        )
         for family in families:
             assert any(family in n for n in names), family
 
@@ -76,8 +88,9 @@ def _harada_file(tmp_path: Path) -> Path:
 @pytest.mark.slow  # builds 65 architectures without weights to count their FLOPs
 def test_plan_of_the_full_study_works_offline(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    res = runner.invoke(app, ["study", "plan", str(_harada_file(tmp_path)), "--db",
-                              str(tmp_path / "plan.duckdb")])
+    res = runner.invoke(
+        app, ["study", "plan", str(_harada_file(tmp_path)), "--db", str(tmp_path / "plan.duckdb")]
+    )
     assert res.exit_code == 0, res.output
     out = " ".join(res.output.split())
     assert "64 models on lamem:/data/lamem" in out

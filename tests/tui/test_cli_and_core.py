@@ -11,8 +11,15 @@ from typer.testing import CliRunner
 
 from memtool.cli.main import app
 
-CORE_MODULES = ("memtool.store", "memtool.sweep", "memtool.analysis", "memtool.cli.main",
-                "memtool.data.memorability", "memtool.extract.tap", "memtool.scoring.readout")
+CORE_MODULES = (
+    "memtool.store",
+    "memtool.sweep",
+    "memtool.analysis",
+    "memtool.cli.main",
+    "memtool.data.memorability",
+    "memtool.extract.tap",
+    "memtool.scoring.readout",
+)
 
 
 def _tui(*args):
@@ -73,9 +80,11 @@ def test_db_defaults_to_the_environment(monkeypatch, tmp_path):
 
 
 def test_core_modules_do_not_import_textual():
-    probe = (f"import importlib, sys\nfor name in {CORE_MODULES!r}: importlib.import_module(name)\n"
-             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-             "('textual', 'textual_plotext', 'plotext', 'tree_sitter')))")
+    probe = (
+        f"import importlib, sys\nfor name in {CORE_MODULES!r}: importlib.import_module(name)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('textual', 'textual_plotext', 'plotext', 'tree_sitter')))"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     # and the check itself can fail: the TUI package does pull Textual in

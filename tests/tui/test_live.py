@@ -26,8 +26,17 @@ WRITER = textwrap.dedent("""
 
 
 def _add_run(path, run_id: str) -> None:
-    Store(path).start_run(run_id, kind="sweep", command="test", config={}, config_hash="h",
-                          memtool_version="0", versions={}, device="cpu", host="test")
+    Store(path).start_run(
+        run_id,
+        kind="sweep",
+        command="test",
+        config={},
+        config_hash="h",
+        memtool_version="0",
+        versions={},
+        device="cpu",
+        host="test",
+    )
 
 
 async def test_refresh_key_shows_rows_written_meanwhile(store_copy):
@@ -63,9 +72,13 @@ async def test_overview_follows_a_writer_in_another_process(store_copy):
         runs = screen.query_one("#runs", VirtualTable)
         (timer,) = [t for t in screen._timers if t.name == "auto-refresh"]
         assert timer._interval == 3600 and runs.row_count == 2
-        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(store_copy)],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
+        writer = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(store_copy)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             for i in range(1, 4):
                 writer.stdin.write(f"live{i:03d}\n")

@@ -22,7 +22,8 @@ def test_points_pair_memorability_and_brain_like_the_wide_view(fixture_db):
         points = read.points(s, it, read.setups(s)[0])
     rows = Store(fixture_db).query(
         "SELECT model, layer, relative_depth, memorability, IT FROM layer_scores_wide"
-        " WHERE alias_of IS NULL ORDER BY model, relative_depth, layer")[1]
+        " WHERE alias_of IS NULL ORDER BY model, relative_depth, layer"
+    )[1]
     assert points.rows() == [tuple(r) for r in rows]
 
 
@@ -32,19 +33,43 @@ def test_fingerprint_changes_when_a_writer_adds_scores(store_copy):
         before = read.fingerprint(s)
     with reader.session() as s:
         assert read.fingerprint(s) == before
-    Store(store_copy).insert_scores([{
-        "run_id": "r", "model_id": "timm:resnet18@wresn", "layer_name": "block0.layer0",
-        "dataset_id": "ds0000000001", "setup_id": "other", "target": "memorability",
-        "fold": "pooled", "metric": "spearman", "score": 0.1, "reducer": "pool"}])
+    Store(store_copy).insert_scores(
+        [
+            {
+                "run_id": "r",
+                "model_id": "timm:resnet18@wresn",
+                "layer_name": "block0.layer0",
+                "dataset_id": "ds0000000001",
+                "setup_id": "other",
+                "target": "memorability",
+                "fold": "pooled",
+                "metric": "spearman",
+                "score": 0.1,
+                "reducer": "pool",
+            }
+        ]
+    )
     with reader.session() as s:
         assert read.fingerprint(s) != before
 
 
 def test_several_targets_of_one_region_are_told_apart(store_copy):
-    Store(store_copy).insert_scores([{
-        "run_id": "r", "model_id": "timm:resnet18@wresn", "layer_name": "block0.layer0",
-        "dataset_id": "kiani-it", "setup_id": "s2", "target": "IT", "fold": "pooled",
-        "metric": "rdm", "score": 0.3, "reducer": "pool"}])
+    Store(store_copy).insert_scores(
+        [
+            {
+                "run_id": "r",
+                "model_id": "timm:resnet18@wresn",
+                "layer_name": "block0.layer0",
+                "dataset_id": "kiani-it",
+                "setup_id": "s2",
+                "target": "IT",
+                "fold": "pooled",
+                "metric": "rdm",
+                "score": 0.3,
+                "reducer": "pool",
+            }
+        ]
+    )
     with StoreReader(store_copy).session() as s:
         labels = [t.label for t in read.brain_targets(s)]
         assert labels[:3] == ["V1", "V2", "V4"]

@@ -8,8 +8,7 @@ import pytest
 from memtool.analysis import correlate_across_layers
 from memtool.store import Store
 from memtool.tui import create_app
-from memtool.tui.screens import (CorrelationScreen, FinetuneScreen, LayersScreen, OverviewScreen,
-                                 SqlScreen)
+from memtool.tui.screens import CorrelationScreen, FinetuneScreen, LayersScreen, OverviewScreen, SqlScreen
 from memtool.tui.widgets import VirtualTable
 from tests.tui.conftest import SIZE, settle
 
@@ -49,8 +48,12 @@ async def test_overview_shows_runs_datasets_and_run_details(fixture_db):
 async def test_keys_switch_screens_and_the_bar_follows(fixture_db):
     app = create_app(fixture_db, auto_refresh=None)
     async with app.run_test(size=SIZE) as pilot:
-        for key, cls in (("2", LayersScreen), ("3", CorrelationScreen), ("5", FinetuneScreen),
-                         ("1", OverviewScreen)):
+        for key, cls in (
+            ("2", LayersScreen),
+            ("3", CorrelationScreen),
+            ("5", FinetuneScreen),
+            ("1", OverviewScreen),
+        ):
             await pilot.press(key)
             await settle(pilot)
             assert isinstance(app.screen, cls)
@@ -82,8 +85,10 @@ async def test_layers_table_filters_sorts_and_toggles_aliases(fixture_db):
 
         await pilot.press("slash")
         await pilot.press(*"alexnet")
-        n_alex = _rows(fixture_db, "SELECT count(*) FROM layer_scores_wide"
-                                   " WHERE alias_of IS NULL AND model = 'torchvision:alexnet'")[0][0]
+        n_alex = _rows(
+            fixture_db,
+            "SELECT count(*) FROM layer_scores_wide WHERE alias_of IS NULL AND model = 'torchvision:alexnet'",
+        )[0][0]
         assert table.row_count == n_alex
         assert {table.cell(r, "model") for r in table.rows} == {"torchvision:alexnet"}
         await pilot.press("space", *"conv")
@@ -104,8 +109,10 @@ async def test_layers_table_filters_sorts_and_toggles_aliases(fixture_db):
         await pilot.press("s")
         rhos = [table.cell(r, "rho") for r in table.rows]
         assert rhos == sorted(rhos, reverse=True)
-        best = _rows(fixture_db, "SELECT model, layer, memorability FROM layer_scores_wide"
-                                 " ORDER BY memorability DESC LIMIT 1")[0]
+        best = _rows(
+            fixture_db,
+            "SELECT model, layer, memorability FROM layer_scores_wide ORDER BY memorability DESC LIMIT 1",
+        )[0]
         assert (table.cell(table.rows[0], "model"), table.cell(table.rows[0], "layer")) == best[:2]
 
 
@@ -142,8 +149,10 @@ async def test_layers_plot_moves_beside_the_table_on_a_wide_terminal(fixture_db)
 
 
 def _expected(fixture_db, target, model=None):
-    sql = (f"SELECT memorability, {target}, relative_depth FROM layer_scores_wide"
-           f" WHERE alias_of IS NULL AND {target} IS NOT NULL")
+    sql = (
+        f"SELECT memorability, {target}, relative_depth FROM layer_scores_wide"
+        f" WHERE alias_of IS NULL AND {target} IS NOT NULL"
+    )
     params = []
     if model:
         sql += " AND model = ?"
@@ -193,8 +202,10 @@ async def test_correlation_pattern_selects_a_family(fixture_db):
         await pilot.press("slash", *"timm:*")
         await settle(pilot)
         screen = app.screen
-        n = _rows(fixture_db, "SELECT count(*) FROM layer_scores_wide WHERE alias_of IS NULL"
-                              " AND model LIKE 'timm:%'")[0][0]
+        n = _rows(
+            fixture_db,
+            "SELECT count(*) FROM layer_scores_wide WHERE alias_of IS NULL AND model LIKE 'timm:%'",
+        )[0][0]
         assert screen.result.n == n
         assert "2 models" in _static_text(screen, "#corr-stats")
         assert "models matching 'timm:*'" in _static_text(screen, "#corr-stats")

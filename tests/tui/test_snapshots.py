@@ -19,8 +19,10 @@ from memtool.tui import create_app, data
 from tests.tui.conftest import settle
 from tests.tui.test_finetune_screen import add_finetuning
 
-SQL = ("SELECT model, layer, round(memorability, 3) AS rho, round(IT, 3) AS IT\n"
-       "FROM best_layer_per_model ORDER BY rho DESC")
+SQL = (
+    "SELECT model, layer, round(memorability, 3) AS rho, round(IT, 3) AS IT\n"
+    "FROM best_layer_per_model ORDER BY rho DESC"
+)
 SIZES = {"100x30": (100, 30), "80x24": (80, 24)}
 
 

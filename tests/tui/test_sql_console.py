@@ -34,11 +34,13 @@ async def test_query_results_and_an_inline_error(fixture_db):
     app = create_app(fixture_db, auto_refresh=None)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
-        screen = await run_query(pilot, "SELECT target, count(*) AS n FROM layer_scores"
-                                        " GROUP BY target ORDER BY target")
+        screen = await run_query(
+            pilot, "SELECT target, count(*) AS n FROM layer_scores GROUP BY target ORDER BY target"
+        )
         table = screen.query_one("#results", VirtualTable)
-        expected = Store(fixture_db).query("SELECT target, count(*) AS n FROM layer_scores"
-                                           " GROUP BY target ORDER BY target")[1]
+        expected = Store(fixture_db).query(
+            "SELECT target, count(*) AS n FROM layer_scores GROUP BY target ORDER BY target"
+        )[1]
         assert table.columns == ["target", "n"]
         assert table.rows == expected
         assert screen.error is None and "5 rows" in screen.status
@@ -137,7 +139,8 @@ async def test_a_long_query_runs_in_a_worker_and_escape_cancels_it(fixture_db):
         await pilot.press("4")
         screen = app.screen
         screen.query_one("#editor", TextArea).load_text(
-            "SELECT sum(a.range * b.range) FROM range(1000000000) a, range(1000) b")
+            "SELECT sum(a.range * b.range) FROM range(1000000000) a, range(1000) b"
+        )
         await pilot.press("f5")  # (Pilot waits up to 1 s for an idle CPU after each key)
         assert screen.running and "running" in screen.status
         await pilot.press("escape")

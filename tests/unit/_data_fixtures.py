@@ -29,18 +29,17 @@ def make_lamem(root: Path, n_splits: int = 2, n_images: int = 12, val: bool = Tr
         make_jpeg(root / "images" / n, seed=i)
     (root / "splits").mkdir(parents=True, exist_ok=True)
     for s in range(1, n_splits + 1):
-        order = names[s - 1:] + names[: s - 1]
+        order = names[s - 1 :] + names[: s - 1]
         test, rest = order[:3], order[3:]
-        parts = {"test": test, "val": rest[:2], "train": rest[2:]} if val else {
-            "test": test, "train": rest}
+        parts = {"test": test, "val": rest[:2], "train": rest[2:]} if val else {"test": test, "train": rest}
         for part, members in parts.items():
-            (root / "splits" / f"{part}_{s}.txt").write_text(
-                "".join(f"{n} {scores[n]}\n" for n in members))
+            (root / "splits" / f"{part}_{s}.txt").write_text("".join(f"{n} {scores[n]}\n" for n in members))
     return scores
 
 
-def make_lnsim_published(root: Path, n_images: int = 10, n_splits: int = 25,
-                         seed: int = 0, nan_columns=()) -> tuple[np.ndarray, np.ndarray]:
+def make_lnsim_published(
+    root: Path, n_images: int = 10, n_splits: int = 25, seed: int = 0, nan_columns=()
+) -> tuple[np.ndarray, np.ndarray]:
     """LNSIM as the authors publish it: Image_data/NNNN.jpg + Random_splits/*.mat.
 
     subject_hrs1/2 are (n_splits, n_images) hit-rate matrices; columns listed in
@@ -61,8 +60,9 @@ def make_lnsim_published(root: Path, n_images: int = 10, n_splits: int = 25,
     return h1, h2
 
 
-def make_lnsim_flat(root: Path, n_images: int = 8, n_splits: int = 3,
-                    halves: bool = True) -> tuple[dict, dict]:
+def make_lnsim_flat(
+    root: Path, n_images: int = 8, n_splits: int = 3, halves: bool = True
+) -> tuple[dict, dict]:
     """The flat LNSIM layout: images/, scores.csv and split_halves.csv.
 
     Returns ({name: score}, {(name, split): (half1, half2)}).
@@ -74,13 +74,13 @@ def make_lnsim_flat(root: Path, n_images: int = 8, n_splits: int = 3,
         make_jpeg(root / "images" / n, seed=i)
         for s in range(n_splits):
             pairs[(n, s)] = tuple(np.round(0.3 + 0.07 * i + rng.normal(0, 0.02, 2), 6))
-    scores = {n: round(float(np.mean([pairs[(n, s)] for s in range(n_splits)])), 6)
-              for n in names}
-    (root / "scores.csv").write_text(
-        "image,memorability\n" + "".join(f"{n},{scores[n]}\n" for n in names))
+    scores = {n: round(float(np.mean([pairs[(n, s)] for s in range(n_splits)])), 6) for n in names}
+    (root / "scores.csv").write_text("image,memorability\n" + "".join(f"{n},{scores[n]}\n" for n in names))
     if halves:
-        (root / "split_halves.csv").write_text("image,split,half1,half2\n" + "".join(
-            f"{n},{s},{h1},{h2}\n" for (n, s), (h1, h2) in pairs.items()))
+        (root / "split_halves.csv").write_text(
+            "image,split,half1,half2\n"
+            + "".join(f"{n},{s},{h1},{h2}\n" for (n, s), (h1, h2) in pairs.items())
+        )
     return scores, pairs
 
 

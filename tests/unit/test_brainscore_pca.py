@@ -73,8 +73,9 @@ def test_transform_is_brainscores_load_preprocess_images():
 
     cfg = {"input_size": (3, 224, 224), "mean": (0.5, 0.4, 0.3), "std": (0.2, 0.25, 0.3)}
     paths = sorted(DEMO_IMAGES.glob("*.jpg"))[:3]
-    theirs = load_preprocess_images([str(p) for p in paths], image_size=224,
-                                    normalize_mean=cfg["mean"], normalize_std=cfg["std"])
+    theirs = load_preprocess_images(
+        [str(p) for p in paths], image_size=224, normalize_mean=cfg["mean"], normalize_std=cfg["std"]
+    )
     transform = bp.brainscore_transform(cfg)
     ours = np.stack([transform(Image.open(p).convert("RGB")).numpy() for p in paths])
     assert ours.shape == (3, 3, 224, 224)

@@ -27,12 +27,15 @@ def test_csv_autodetect_and_folds(tmp_path):
     assert sorted(i for s in ds.splits for i in s.test.tolist()) == list(range(6))
 
 
-@pytest.mark.parametrize("row, expect", [
-    ("pics/im2.jpg,", "line 3: missing score"),
-    ("pics/im2.jpg,n/a", "line 3: non-numeric score 'n/a'"),
-    (",0.3", "line 3: missing image path"),
-    ("pics/im0.jpg,0.3", "line 3: duplicate image 'pics/im0.jpg'"),
-])
+@pytest.mark.parametrize(
+    "row, expect",
+    [
+        ("pics/im2.jpg,", "line 3: missing score"),
+        ("pics/im2.jpg,n/a", "line 3: non-numeric score 'n/a'"),
+        (",0.3", "line 3: missing image path"),
+        ("pics/im0.jpg,0.3", "line 3: duplicate image 'pics/im0.jpg'"),
+    ],
+)
 def test_csv_bad_rows(tmp_path, row, expect):
     csv = make_csv(tmp_path, n_images=6, extra=False)
     lines = csv.read_text().splitlines()

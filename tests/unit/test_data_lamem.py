@@ -22,8 +22,9 @@ def test_lamem_published_splits(tmp_path):
     names = [it.name for it in ds.items]
     for number, sp in enumerate(ds.splits, start=1):
         for part, arr in (("train", sp.train), ("val", sp.val), ("test", sp.test)):
-            listed = [l.split()[0] for l in
-                      (tmp_path / "splits" / f"{part}_{number}.txt").read_text().splitlines()]
+            listed = [
+                l.split()[0] for l in (tmp_path / "splits" / f"{part}_{number}.txt").read_text().splitlines()
+            ]
             assert sorted(names[i] for i in arr) == sorted(listed)
     assert ds.options == {"folds": None, "seed": 0, "splits": [1, 2], "limit": None}
     assert ds.ceiling is None
@@ -42,7 +43,8 @@ def test_lamem_union_of_images_over_splits(tmp_path):
     make_jpeg(tmp_path / "images" / "extra.jpg")
     for part in ("train", "test"):
         (tmp_path / "splits" / f"{part}_2.txt").write_text(
-            "00000001.jpg 0.5\nextra.jpg 0.9\n" if part == "train" else "00000002.jpg 0.53\n")
+            "00000001.jpg 0.5\nextra.jpg 0.9\n" if part == "train" else "00000002.jpg 0.53\n"
+        )
     ds = load_memorability(f"lamem:{tmp_path}")
     assert len(ds.items) == 7  # 6 from split 1 plus extra.jpg from split 2
     assert ds.splits[1].val is None  # val_2.txt absent
@@ -74,11 +76,14 @@ def test_lamem_inconsistent_score(tmp_path):
     assert name in msg and "train_2.txt line 2" in msg and "_1.txt line" in msg
 
 
-@pytest.mark.parametrize("bad, expect", [
-    ("00000004.jpg abc", "non-numeric score 'abc'"),
-    ("00000004.jpg", "missing score"),
-    ("00000004.jpg nan", "not a finite number"),
-])
+@pytest.mark.parametrize(
+    "bad, expect",
+    [
+        ("00000004.jpg abc", "non-numeric score 'abc'"),
+        ("00000004.jpg", "missing score"),
+        ("00000004.jpg nan", "not a finite number"),
+    ],
+)
 def test_lamem_bad_score_line(tmp_path, bad, expect):
     make_lamem(tmp_path, n_splits=1)
     path = tmp_path / "splits" / "train_1.txt"

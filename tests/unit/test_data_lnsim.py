@@ -63,8 +63,7 @@ def test_published_layout_ambiguous_variables(tmp_path):
 
 def test_published_layout_shape_mismatch(tmp_path):
     h1, _ = make_lnsim_published(tmp_path, n_images=8)
-    scipy.io.savemat(tmp_path / "Random_splits" / "subject_hrs2.mat",
-                     {"subject_hrs2": h1[:, :5]})
+    scipy.io.savemat(tmp_path / "Random_splits" / "subject_hrs2.mat", {"subject_hrs2": h1[:, :5]})
     with pytest.raises(DataError, match="subject_hrs2.mat a 25x5"):
         load_memorability(f"lnsim:{tmp_path}")
 
@@ -123,11 +122,14 @@ def test_flat_layout_limit(tmp_path):
     assert ds.ceiling is not None
 
 
-@pytest.mark.parametrize("row, expect", [
-    ("0003.jpg,high", "line 4: non-numeric score 'high'"),
-    ("0003.jpg,", "line 4: missing score"),
-    ("0001.jpg,0.5", "line 4: duplicate image '0001.jpg' \\(already listed at line 2\\)"),
-])
+@pytest.mark.parametrize(
+    "row, expect",
+    [
+        ("0003.jpg,high", "line 4: non-numeric score 'high'"),
+        ("0003.jpg,", "line 4: missing score"),
+        ("0001.jpg,0.5", "line 4: duplicate image '0001.jpg' \\(already listed at line 2\\)"),
+    ],
+)
 def test_flat_layout_bad_rows(tmp_path, row, expect):
     make_lnsim_flat(tmp_path)
     path = tmp_path / "scores.csv"

@@ -8,19 +8,26 @@ import pytest
 from memtool.errors import DataError, ModelError, Terminated, ending, recording_failure
 
 
-@pytest.mark.parametrize("exc, expected", [
-    (KeyboardInterrupt(), ("interrupted", "interrupted by the user")),
-    (Terminated(), ("interrupted", "terminated by SIGTERM")),
-    (DataError("cannot read image x.jpg.", hint="replace the file"),
-     ("failed", "cannot read image x.jpg (replace the file)")),
-    (ModelError("unknown model 'nosuchnet'"), ("failed", "unknown model 'nosuchnet'")),
-    (ValueError("bad value"), ("failed", "ValueError: bad value")),
-])
+@pytest.mark.parametrize(
+    "exc, expected",
+    [
+        (KeyboardInterrupt(), ("interrupted", "interrupted by the user")),
+        (Terminated(), ("interrupted", "terminated by SIGTERM")),
+        (
+            DataError("cannot read image x.jpg.", hint="replace the file"),
+            ("failed", "cannot read image x.jpg (replace the file)"),
+        ),
+        (ModelError("unknown model 'nosuchnet'"), ("failed", "unknown model 'nosuchnet'")),
+        (ValueError("bad value"), ("failed", "ValueError: bad value")),
+    ],
+)
 def test_ending_names_status_and_error(exc, expected):
     assert ending(exc) == expected
 
 
-@pytest.mark.parametrize("exc", [KeyboardInterrupt(), Terminated(), DataError("no data"), RuntimeError("boom")])
+@pytest.mark.parametrize(
+    "exc", [KeyboardInterrupt(), Terminated(), DataError("no data"), RuntimeError("boom")]
+)
 def test_recording_failure_records_once_and_lets_the_exception_go_on(exc):
     seen = []
     with pytest.raises(type(exc)) as raised:

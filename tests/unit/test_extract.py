@@ -37,9 +37,13 @@ def reference_outputs(model, x):
     outs, handles = {}, []
     for name, mod in model.named_modules():
         if name:
-            handles.append(mod.register_forward_hook(
-                lambda m, i, o, name=name: outs.__setitem__(
-                    name, (o[0] if isinstance(o, (tuple, list)) else o).detach().clone())))
+            handles.append(
+                mod.register_forward_hook(
+                    lambda m, i, o, name=name: outs.__setitem__(
+                        name, (o[0] if isinstance(o, (tuple, list)) else o).detach().clone()
+                    )
+                )
+            )
     with torch.no_grad():
         model(x)
     for h in handles:
@@ -63,10 +67,12 @@ def test_every_named_module_is_probed_and_captured(arch):
         r = ref[p.name]
         if r.dim() == 4 and r.shape[1] == r.shape[2] != r.shape[3]:
             r = r.permute(0, 3, 1, 2)  # NHWC map
-        expected = r.float().mean(dim=1) if r.dim() == 3 else (
-            r.float().mean(dim=(2, 3)) if r.dim() == 4 else r.float().reshape(3, -1))
-        np.testing.assert_allclose(feats[p.name], expected.numpy(), rtol=1e-4, atol=1e-5,
-                                   err_msg=p.name)
+        expected = (
+            r.float().mean(dim=1)
+            if r.dim() == 3
+            else (r.float().mean(dim=(2, 3)) if r.dim() == 4 else r.float().reshape(3, -1))
+        )
+        np.testing.assert_allclose(feats[p.name], expected.numpy(), rtol=1e-4, atol=1e-5, err_msg=p.name)
     # Aliases really are the same values as the layer they point to.
     for p in probed:
         if p.alias_of:
@@ -74,8 +80,14 @@ def test_every_named_module_is_probed_and_captured(arch):
 
 
 def test_inplace_activation_is_not_an_alias_and_keeps_pre_activation_values():
-    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(inplace=True),
-                          nn.Identity(), nn.AdaptiveAvgPool2d(1), nn.Flatten()).eval()
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3),
+        nn.BatchNorm2d(4),
+        nn.ReLU(inplace=True),
+        nn.Identity(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+    ).eval()
     layers = all_layers(model)
     probed = {p.name: p for p in probe_layers(model, layers, torch.randn(2, 3, 8, 8))}
     assert probed["2"].alias_of is None  # ReLU changed the values in place

@@ -23,8 +23,9 @@ def _pipelines():
     from torchvision.transforms._presets import ImageClassification
 
     return {
-        "timm": timm.data.create_transform(input_size=(3, 160, 160), crop_pct=0.9,
-                                           interpolation="bicubic", is_training=False),
+        "timm": timm.data.create_transform(
+            input_size=(3, 160, 160), crop_pct=0.9, interpolation="bicubic", is_training=False
+        ),
         "torchvision": ImageClassification(crop_size=64, resize_size=72),
         "no-normalise": T.Compose([T.Resize((80, 80)), T.CenterCrop(64), T.ToTensor()]),
     }

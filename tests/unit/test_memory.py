@@ -28,8 +28,7 @@ with torch.no_grad():
 
 
 def _faults(mode: str) -> int:
-    out = subprocess.run([sys.executable, "-c", _PASSES, mode], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", _PASSES, mode], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

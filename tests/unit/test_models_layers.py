@@ -64,8 +64,11 @@ def test_blocks_pick_the_residual_and_transformer_blocks(tiny):
 
 @pytest.mark.parametrize(
     ("arch", "expected", "classifier"),
-    [("test_resnet", "global_pool", "fc"), ("test_efficientnet", "global_pool", "classifier"),
-     ("test_vit", "head_drop", "head")],
+    [
+        ("test_resnet", "global_pool", "fc"),
+        ("test_efficientnet", "global_pool", "classifier"),
+        ("test_vit", "head_drop", "head"),
+    ],
 )
 def test_penultimate_output_feeds_the_classifier(tiny, arch, expected, classifier):
     model = tiny[arch]

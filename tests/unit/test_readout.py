@@ -35,9 +35,7 @@ def _data(n: int, d: int, seed: int, dtype=np.float64, constant_cols: int = 0):
     X = X * rng.uniform(0.05, 20.0, size=d) + rng.normal(scale=5.0, size=d)
     X[:, :constant_cols] = 2.5
     signal = latent[:, :3] @ np.array([1.0, -0.6, 0.4])
-    y = 0.7 + 0.05 * (
-        signal + 1.2 * rng.normal(size=n)
-    )  # memorability-like, away from 0
+    y = 0.7 + 0.05 * (signal + 1.2 * rng.normal(size=n))  # memorability-like, away from 0
     return X.astype(dtype), y
 
 
@@ -49,9 +47,7 @@ def _kfold(n: int, k: int = 5, seed: int = 0) -> list[Split]:
 def _sklearn_fold(X, y, sp: Split):
     X = X.astype(np.float64)
     scaler = StandardScaler().fit(X[sp.train])
-    model = RidgeCV(alphas=GRID, store_cv_results=True).fit(
-        scaler.transform(X[sp.train]), y[sp.train]
-    )
+    model = RidgeCV(alphas=GRID, store_cv_results=True).fit(scaler.transform(X[sp.train]), y[sp.train])
     return model, model.predict(scaler.transform(X[sp.test]))
 
 
@@ -83,12 +79,7 @@ def test_chosen_alphas_are_not_stuck_at_the_grid_edges():
     chosen = []
     for n, d, dtype, const in SHAPES:
         X, y = _data(n, d, seed=n + d, dtype=dtype, constant_cols=const)
-        chosen += [
-            f.alpha
-            for f in score_features(
-                X, y, _kfold(n, seed=d), ReadoutConfig(n_boot=10)
-            ).folds
-        ]
+        chosen += [f.alpha for f in score_features(X, y, _kfold(n, seed=d), ReadoutConfig(n_boot=10)).folds]
     interior = [a for a in chosen if GRID[0] < a < GRID[-1]]
     assert len(interior) >= len(chosen) // 2
 
@@ -135,9 +126,7 @@ def test_val_split_matches_bruteforce_ridge(n, d):
         Ztr, Zval, Zte = (scaler.transform(X[i]) for i in (sp.train, sp.val, sp.test))
         best_alpha, best_rho = None, None
         for alpha in GRID:
-            rho = spearmanr(
-                Ridge(alpha=alpha).fit(Ztr, y[sp.train]).predict(Zval), y[sp.val]
-            )[0]
+            rho = spearmanr(Ridge(alpha=alpha).fit(Ztr, y[sp.train]).predict(Zval), y[sp.val])[0]
             if best_rho is None or rho > best_rho:
                 best_alpha, best_rho = alpha, rho
         assert fold.alpha == best_alpha
@@ -150,9 +139,7 @@ def test_val_split_matches_bruteforce_ridge(n, d):
         np.add.at(total, sp.test, pred)
         np.add.at(count, sp.test, 1)
     tested = count > 0
-    np.testing.assert_allclose(
-        res.predictions[tested], total[tested] / count[tested], rtol=1e-6
-    )
+    np.testing.assert_allclose(res.predictions[tested], total[tested] / count[tested], rtol=1e-6)
     assert np.all(np.isnan(res.predictions[~tested]))
 
 
@@ -162,18 +149,14 @@ def test_pooled_kfold_is_spearman_of_concatenated_predictions():
     res = score_features(X, y, splits, ReadoutConfig(n_boot=500))
     concat_pred = np.concatenate([_sklearn_fold(X, y, sp)[1] for sp in splits])
     concat_y = np.concatenate([y[sp.test] for sp in splits])
-    assert res.pooled.rho == pytest.approx(
-        spearmanr(concat_pred, concat_y)[0], abs=1e-6
-    )
+    assert res.pooled.rho == pytest.approx(spearmanr(concat_pred, concat_y)[0], abs=1e-6)
     assert res.pooled.fold == "pooled" and res.pooled.alpha is None
     assert res.pooled.n_test == 200
     assert res.pooled.n_train == int(np.mean([len(sp.train) for sp in splits]))
     assert not np.any(np.isnan(res.predictions))
     assert res.pooled.ci_low < res.pooled.rho < res.pooled.ci_high
     # the pooled interval uses all images, so it is tighter than a single fold's
-    assert res.pooled.ci_high - res.pooled.ci_low < min(
-        f.ci_high - f.ci_low for f in res.folds
-    )
+    assert res.pooled.ci_high - res.pooled.ci_low < min(f.ci_high - f.ci_low for f in res.folds)
 
 
 def test_pooled_overlapping_splits_average_rhos_and_replicates():
@@ -181,16 +164,12 @@ def test_pooled_overlapping_splits_average_rhos_and_replicates():
     X, y = _data(n, 40, seed=5)
     rng = np.random.default_rng(0)
     splits = []
-    for i in range(
-        4
-    ):  # repeated random halves: test sets overlap, some images never tested
+    for i in range(4):  # repeated random halves: test sets overlap, some images never tested
         perm = rng.permutation(n - 10)
         splits.append(Split(f"split{i + 1}", perm[:90], perm[90:]))
     cfg = ReadoutConfig(n_boot=300, ci=0.9, seed=7)
     res = score_features(X, y, splits, cfg)
-    assert res.pooled.rho == pytest.approx(
-        np.mean([f.rho for f in res.folds]), abs=1e-12
-    )
+    assert res.pooled.rho == pytest.approx(np.mean([f.rho for f in res.folds]), abs=1e-12)
     distinct = np.unique(np.concatenate([sp.test for sp in splits]))
     assert res.pooled.n_test == distinct.size < sum(len(sp.test) for sp in splits)
     assert np.all(np.isnan(res.predictions[n - 10 :]))
@@ -198,11 +177,7 @@ def test_pooled_overlapping_splits_average_rhos_and_replicates():
     reps = []
     for i, sp in enumerate(splits):
         pred = _sklearn_fold(X, y, sp)[1]
-        reps.append(
-            bootstrap_spearman_replicates(
-                pred, y[sp.test], 300, readout._split_seed(7, i)
-            )
-        )
+        reps.append(bootstrap_spearman_replicates(pred, y[sp.test], 300, readout._split_seed(7, i)))
     lo, hi = percentile_ci(np.mean(reps, axis=0), 0.9)
     assert (res.pooled.ci_low, res.pooled.ci_high) == pytest.approx((lo, hi), abs=1e-6)
 
@@ -217,9 +192,7 @@ def test_seeded_results_are_deterministic():
     assert a.pooled.rho == c.pooled.rho and a.pooled.ci_low != c.pooled.ci_low
     # splits get distinct bootstrap streams: two identical splits, two different intervals
     sp = splits[0]
-    twins = score_features(
-        X, y, [sp, Split("copy", sp.train, sp.test)], ReadoutConfig(n_boot=200)
-    )
+    twins = score_features(X, y, [sp, Split("copy", sp.train, sp.test)], ReadoutConfig(n_boot=200))
     first, second = twins.folds
     assert first.rho == second.rho and first.ci_low != second.ci_low
 
@@ -243,9 +216,7 @@ def test_constant_layer_gives_nan_not_an_error():
     for fold in res.folds + [res.pooled]:
         assert np.isnan(fold.rho) and np.isnan(fold.ci_low) and np.isnan(fold.ci_high)
     assert np.all(np.isfinite(res.predictions))
-    assert all(
-        f.alpha == GRID[0] for f in res.folds
-    )  # all penalties tie: the first, as sklearn
+    assert all(f.alpha == GRID[0] for f in res.folds)  # all penalties tie: the first, as sklearn
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
@@ -271,11 +242,7 @@ def test_config_describe_is_json_and_tracks_settings():
     assert desc["alphas"] == list(DEFAULT_ALPHAS)
     assert desc["n_boot"] == 1000 and desc["ci"] == 0.95 and desc["seed"] == 0
     assert ReadoutConfig(seed=3).describe() != desc
-    assert (
-        np.all(np.diff(GRID) > 0)
-        and GRID[0] == pytest.approx(1e-2)
-        and GRID[-1] == pytest.approx(1e8)
-    )
+    assert np.all(np.diff(GRID) > 0) and GRID[0] == pytest.approx(1e-2) and GRID[-1] == pytest.approx(1e8)
 
 
 def test_typical_layer_size_runs():

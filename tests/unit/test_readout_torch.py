@@ -53,7 +53,7 @@ def _val_splits(n, seed=0):
     out = []
     for s in range(3):
         order = np.random.default_rng(seed + s).permutation(n)
-        test, val, train = order[: n // 5], order[n // 5: n // 3], order[n // 3:]
+        test, val, train = order[: n // 5], order[n // 5 : n // 3], order[n // 3 :]
         out.append(Split(f"split{s + 1}", np.sort(train), np.sort(test), np.sort(val)))
     return out
 
@@ -102,8 +102,7 @@ def test_alpha_and_predictions_match_sklearn_ridgecv(lnsim):
     pooled = np.full(len(y), np.nan)
     for sp, fold in zip(splits, got.folds):
         scaler = StandardScaler().fit(X[sp.train])
-        model = RidgeCV(alphas=np.asarray(DEFAULT_ALPHAS)).fit(scaler.transform(X[sp.train]),
-                                                               y[sp.train])
+        model = RidgeCV(alphas=np.asarray(DEFAULT_ALPHAS)).fit(scaler.transform(X[sp.train]), y[sp.train])
         assert fold.alpha == pytest.approx(model.alpha_)
         pred = model.predict(scaler.transform(X[sp.test]))
         np.testing.assert_allclose(got.predictions[sp.test], pred, atol=1e-9)
@@ -125,8 +124,11 @@ def test_rank_helpers_equal_scipy_and_numpy():
     np.testing.assert_array_equal(draws, np.random.default_rng((0, 1, 2)).integers(0, 50, (30, 50)))
     y = rng.normal(size=50)
     boot = rt._Bootstrap(torch.from_numpy(y), (0, 1, 2), 30)
-    np.testing.assert_allclose(boot.replicates(torch.from_numpy(v)).numpy()[2],
-                               bootstrap_spearman_replicates(v[2], y, 30, (0, 1, 2)), atol=1e-12)
+    np.testing.assert_allclose(
+        boot.replicates(torch.from_numpy(v)).numpy()[2],
+        bootstrap_spearman_replicates(v[2], y, 30, (0, 1, 2)),
+        atol=1e-12,
+    )
 
 
 def test_float32_within_stated_tolerance(lnsim):
@@ -149,8 +151,9 @@ def test_bootstrap_from_counts_equals_reference_on_every_row():
     """Tied, constant and continuous predictions: the count-based replicates are the reference's."""
     rng = np.random.default_rng(1)
     y = np.round(rng.normal(size=60), 1)  # tied human scores too
-    rows = np.stack([rng.normal(size=60), np.round(rng.normal(size=60), 1), np.full(60, 0.5),
-                     np.r_[np.zeros(59), 1.0]])
+    rows = np.stack(
+        [rng.normal(size=60), np.round(rng.normal(size=60), 1), np.full(60, 0.5), np.r_[np.zeros(59), 1.0]]
+    )
     boot = rt._Bootstrap(torch.from_numpy(y), (3, 1, 0), 200)
     got = boot.replicates(torch.from_numpy(rows)).numpy()
     for row, reps in zip(rows, got):

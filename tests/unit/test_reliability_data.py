@@ -34,8 +34,7 @@ def test_all_equal_scores_are_refused_by_the_sweep_and_by_data_check(tmp_path):
     spec = _csv(tmp_path, [0.7] * 12)
     db = tmp_path / "s.duckdb"
     with pytest.raises(DataError, match="cannot be scored"):
-        run_sweep(SweepConfig(models=["test_resnet"], random_init=True, data=spec, folds=3,
-                              n_boot=10), db)
+        run_sweep(SweepConfig(models=["test_resnet"], random_init=True, data=spec, folds=3, n_boot=10), db)
     assert not db.exists()  # refused before any work
     res = runner.invoke(app, ["data", "check", spec, "--folds", "3"])
     assert res.exit_code == 3, res.output
@@ -44,8 +43,23 @@ def test_all_equal_scores_are_refused_by_the_sweep_and_by_data_check(tmp_path):
 
 def test_three_images_and_three_folds_are_refused(tmp_path):
     spec = _csv(tmp_path, [0.2, 0.5, 0.9])
-    res = runner.invoke(app, ["sweep", "--model", "test_resnet", "--random-init", "--data", spec,
-                              "--folds", "3", "--n-boot", "10", "--db", str(tmp_path / "s.duckdb")])
+    res = runner.invoke(
+        app,
+        [
+            "sweep",
+            "--model",
+            "test_resnet",
+            "--random-init",
+            "--data",
+            spec,
+            "--folds",
+            "3",
+            "--n-boot",
+            "10",
+            "--db",
+            str(tmp_path / "s.duckdb"),
+        ],
+    )
     assert res.exit_code == 3, res.output
     assert "fold1 has 1 test image" in res.output and "rank correlation" in res.output
     assert "1.00" not in res.output and "Traceback" not in res.output
@@ -68,9 +82,14 @@ def test_each_split_needs_enough_varying_test_images(tmp_path):
 
     scores = [0.5, 0.5, 0.5, 0.1, 0.9, 0.3, 0.7, 0.2]
     ds = MemorabilityDataset(
-        name="t", kind="csv", spec="csv:t", root=Path("."), split_kind="published",
+        name="t",
+        kind="csv",
+        spec="csv:t",
+        root=Path("."),
+        split_kind="published",
         items=[Item(f"im{i}", Path(f"im{i}.jpg"), s) for i, s in enumerate(scores)],
-        splits=[Split("split1", train=np.arange(3, 8), test=np.arange(0, 3))])
+        splits=[Split("split1", train=np.arange(3, 8), test=np.arange(0, 3))],
+    )
     assert scoring_problems(ds) == ["split1's 3 test images all score 0.5"]
 
 

@@ -50,11 +50,30 @@ def test_a_rerandomised_checkpoint_is_scored_not_skipped(tmp_path):
     state = _state()
     torch.save(state, a)
     torch.manual_seed(1)
-    torch.save({k: (torch.randn_like(v) if k.startswith("layer2.") and ".conv" in k else v)
-                for k, v in state.items()}, b)
+    torch.save(
+        {
+            k: (torch.randn_like(v) if k.startswith("layer2.") and ".conv" in k else v)
+            for k, v in state.items()
+        },
+        b,
+    )
     db = tmp_path / "s.duckdb"
-    common = ["--model", "test_resnet", "--limit", "24", "--folds", "3", "--n-boot", "20",
-              "--batch-size", "8", "--layers", "layer2", "--db", str(db)]
+    common = [
+        "--model",
+        "test_resnet",
+        "--limit",
+        "24",
+        "--folds",
+        "3",
+        "--n-boot",
+        "20",
+        "--batch-size",
+        "8",
+        "--layers",
+        "layer2",
+        "--db",
+        str(db),
+    ]
     first = runner.invoke(app, ["sweep", *common, "--checkpoint", str(a)])
     assert first.exit_code == 0, first.output
     second = runner.invoke(app, ["sweep", *common, "--checkpoint", str(b)])
@@ -63,15 +82,20 @@ def test_a_rerandomised_checkpoint_is_scored_not_skipped(tmp_path):
     store = Store(db)
     ids = [r[0] for r in store.query("SELECT model_id FROM models ORDER BY model_id")[1]]
     assert len(ids) == 2
-    _, rows = store.query("SELECT model_id, layer_name, score FROM layer_scores "
-                          "WHERE fold = 'pooled' ORDER BY layer_name")
+    _, rows = store.query(
+        "SELECT model_id, layer_name, score FROM layer_scores WHERE fold = 'pooled' ORDER BY layer_name"
+    )
     by_model = {i: {layer: s for m, layer, s in rows if m == i} for i in ids}
     assert by_model[ids[0]].keys() == by_model[ids[1]].keys() and by_model[ids[0]]
     assert by_model[ids[0]] != by_model[ids[1]]
 
 
-LEGACY = ["timm:tf_efficientnet_lite0@209813e27352", "timm:tf_efficientnet_lite1@2a194d953968",
-          "timm:tf_efficientnet_lite2@e26e6b884a6c", "resmem@0a696c567098"]
+LEGACY = [
+    "timm:tf_efficientnet_lite0@209813e27352",
+    "timm:tf_efficientnet_lite1@2a194d953968",
+    "timm:tf_efficientnet_lite2@e26e6b884a6c",
+    "resmem@0a696c567098",
+]
 
 
 @pytest.mark.parametrize("model_id", LEGACY)
@@ -101,8 +125,25 @@ def test_an_old_store_keeps_its_offline_package_scores_under_the_new_id(tmp_path
     new = LEGACY_MODEL_IDS["timm:tf_efficientnet_lite0@209813e27352"]
     old = "timm:tf_efficientnet_lite0@209813e27352"
     db = tmp_path / "old.duckdb"
-    args = ["sweep", "--model", "tf_efficientnet_lite0", "--layers", "penultimate", "--limit", "24",
-            "--folds", "3", "--n-boot", "20", "--batch-size", "8", "--brain", "none", "--db", str(db)]
+    args = [
+        "sweep",
+        "--model",
+        "tf_efficientnet_lite0",
+        "--layers",
+        "penultimate",
+        "--limit",
+        "24",
+        "--folds",
+        "3",
+        "--n-boot",
+        "20",
+        "--batch-size",
+        "8",
+        "--brain",
+        "none",
+        "--db",
+        str(db),
+    ]
     assert runner.invoke(app, args).exit_code == 0
     con = duckdb.connect(str(db))  # what the old memtool wrote: the same rows, the old id
     for table in ("models", "layers", "layer_scores"):

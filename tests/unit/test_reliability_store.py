@@ -18,8 +18,15 @@ import pytest
 from memtool.errors import StoreError
 from memtool.store import Store, connection
 
-DATASET = {"dataset_id": "d", "name": "n", "kind": "csv", "spec": "csv:x", "n_images": 3,
-           "n_splits": 1, "split_kind": "kfold"}
+DATASET = {
+    "dataset_id": "d",
+    "name": "n",
+    "kind": "csv",
+    "spec": "csv:x",
+    "n_images": 3,
+    "n_splits": 1,
+    "split_kind": "kfold",
+}
 
 
 def _hold_read_only(path: str, seconds: float, ready) -> None:
@@ -114,8 +121,10 @@ def test_a_signal_inside_a_commit_waits_for_its_end(tmp_path):
         with pytest.raises(Terminated):
             with store.writer() as con:
                 con.execute("BEGIN TRANSACTION")
-                con.execute("INSERT INTO datasets (dataset_id, name, kind, spec, n_images, n_splits,"
-                            " split_kind) VALUES ('x', 'n', 'csv', 's', 3, 1, 'kfold')")
+                con.execute(
+                    "INSERT INTO datasets (dataset_id, name, kind, spec, n_images, n_splits,"
+                    " split_kind) VALUES ('x', 'n', 'csv', 's', 3, 1, 'kfold')"
+                )
                 os.kill(os.getpid(), signal.SIGTERM)  # delivered now, raised at the block's end
                 time.sleep(0.05)
                 con.execute("COMMIT")
@@ -135,15 +144,30 @@ def test_tasks_of_a_killed_run_are_not_left_running(tmp_path):
     gone = mp.get_context("spawn").Process(target=time.sleep, args=(0,))
     gone.start()
     gone.join()
-    store.start_run("r1", kind="sweep", command="c", config={}, config_hash="h", memtool_version="v",
-                    versions={}, device="cpu", host=socket.gethostname())
+    store.start_run(
+        "r1",
+        kind="sweep",
+        command="c",
+        config={},
+        config_hash="h",
+        memtool_version="v",
+        versions={},
+        device="cpu",
+        host=socket.gethostname(),
+    )
     with store.writer() as con:
         con.execute("UPDATE runs SET pid = ? WHERE run_id = 'r1'", [gone.pid])
-    store.upsert_task({"run_id": "r1", "task_id": "t001", "model": "m", "engine": "local", "status": "completed"})
-    store.upsert_task({"run_id": "r1", "task_id": "t002", "model": "m2", "engine": "local", "status": "running"})
+    store.upsert_task(
+        {"run_id": "r1", "task_id": "t001", "model": "m", "engine": "local", "status": "completed"}
+    )
+    store.upsert_task(
+        {"run_id": "r1", "task_id": "t002", "model": "m2", "engine": "local", "status": "running"}
+    )
     assert store.close_dead_runs(socket.gethostname()) == ["r1"]
     assert store.query("SELECT task_id, status FROM sweep_tasks ORDER BY task_id")[1] == [
-        ("t001", "completed"), ("t002", "interrupted")]
+        ("t001", "completed"),
+        ("t002", "interrupted"),
+    ]
 
 
 # -- what a bad --db is called ----------------------------------------------------------------
@@ -194,8 +218,14 @@ def test_a_store_without_permission_is_called_that(tmp_path):
         path = folder / "s.duckdb"
         Store(path).migrate()
         os.chmod(path, 0)
-        out = subprocess.run([sys.executable, "-c", PERMISSION_PROBE, str(path)], text=True,
-                             capture_output=True, timeout=120, env={**os.environ}, check=False)
+        out = subprocess.run(
+            [sys.executable, "-c", PERMISSION_PROBE, str(path)],
+            text=True,
+            capture_output=True,
+            timeout=120,
+            env={**os.environ},
+            check=False,
+        )
         lines = out.stdout.strip().splitlines()
         assert len(lines) == 2, out.stdout + out.stderr
         for line in lines:

@@ -15,24 +15,77 @@ from memtool.store.migrations import schema_files, view_files
 
 
 def fill(store: Store) -> None:
-    store.upsert_dataset({"dataset_id": "d1", "name": "demo", "kind": "demo", "spec": "demo",
-                          "n_images": 10, "n_splits": 2, "split_kind": "kfold", "ceiling": 0.7})
-    store.upsert_model({"model_id": "m@1", "name": "timm:m", "source": "timm", "arch": "m",
-                        "weights_source": "random-init", "weights_id": "1"})
-    store.replace_layers("m@1", [
-        {"model_id": "m@1", "layer_name": n, "layer_index": i, "exec_order": i,
-         "relative_depth": i / 2, "module_type": "Conv2d", "alias_of": alias}
-        for i, (n, alias) in enumerate([("a", None), ("b", None), ("c", "b")])])
+    store.upsert_dataset(
+        {
+            "dataset_id": "d1",
+            "name": "demo",
+            "kind": "demo",
+            "spec": "demo",
+            "n_images": 10,
+            "n_splits": 2,
+            "split_kind": "kfold",
+            "ceiling": 0.7,
+        }
+    )
+    store.upsert_model(
+        {
+            "model_id": "m@1",
+            "name": "timm:m",
+            "source": "timm",
+            "arch": "m",
+            "weights_source": "random-init",
+            "weights_id": "1",
+        }
+    )
+    store.replace_layers(
+        "m@1",
+        [
+            {
+                "model_id": "m@1",
+                "layer_name": n,
+                "layer_index": i,
+                "exec_order": i,
+                "relative_depth": i / 2,
+                "module_type": "Conv2d",
+                "alias_of": alias,
+            }
+            for i, (n, alias) in enumerate([("a", None), ("b", None), ("c", "b")])
+        ],
+    )
     rows = []
     for layer, rho in [("a", 0.1), ("b", 0.4)]:
         for fold, s in [("fold1", rho - 0.05), ("fold2", rho + 0.05), ("pooled", rho)]:
-            rows.append({"run_id": "r1", "model_id": "m@1", "layer_name": layer, "dataset_id": "d1",
-                         "setup_id": "s1", "target": "memorability", "fold": fold,
-                         "metric": "spearman", "score": s, "ci_low": s - 0.1, "ci_high": s + 0.1,
-                         "reducer": "pool", "n_features": 8})
-    rows.append({"run_id": "r1", "model_id": "m@1", "layer_name": "b", "dataset_id": "d1",
-                 "setup_id": "s2", "target": "IT", "fold": "pooled", "metric": "pls",
-                 "score": 0.6, "reducer": "pool"})
+            rows.append(
+                {
+                    "run_id": "r1",
+                    "model_id": "m@1",
+                    "layer_name": layer,
+                    "dataset_id": "d1",
+                    "setup_id": "s1",
+                    "target": "memorability",
+                    "fold": fold,
+                    "metric": "spearman",
+                    "score": s,
+                    "ci_low": s - 0.1,
+                    "ci_high": s + 0.1,
+                    "reducer": "pool",
+                    "n_features": 8,
+                }
+            )
+    rows.append(
+        {
+            "run_id": "r1",
+            "model_id": "m@1",
+            "layer_name": "b",
+            "dataset_id": "d1",
+            "setup_id": "s2",
+            "target": "IT",
+            "fold": "pooled",
+            "metric": "pls",
+            "score": 0.6,
+            "reducer": "pool",
+        }
+    )
     store.insert_scores(rows)
 
 
@@ -58,7 +111,9 @@ def test_wide_and_best_views(tmp_path):
     fill(store)
     cols, rows = store.query("SELECT layer, memorability, IT, alias_of FROM layer_scores_wide ORDER BY layer")
     assert rows == [("a", 0.1, None, None), ("b", 0.4, 0.6, None), ("c", 0.4, 0.6, "b")]
-    cols, rows = store.query("SELECT model, layer, memorability, IT, human_ceiling, n_layers_scored FROM best_layer_per_model")
+    cols, rows = store.query(
+        "SELECT model, layer, memorability, IT, human_ceiling, n_layers_scored FROM best_layer_per_model"
+    )
     assert rows == [("timm:m", "b", 0.4, 0.6, 0.7, 2)]
 
 
@@ -114,9 +169,17 @@ def test_runs_of_dead_processes_are_closed_on_this_host_only(tmp_path):
     gone.start()
     gone.join()  # a pid that no longer runs
     for run_id in ("alive", "dead", "elsewhere"):
-        store.start_run(run_id, kind="sweep", command="memtool sweep", config={}, config_hash="h",
-                        memtool_version="0", versions={}, device="cpu",
-                        host="other" if run_id == "elsewhere" else "here")
+        store.start_run(
+            run_id,
+            kind="sweep",
+            command="memtool sweep",
+            config={},
+            config_hash="h",
+            memtool_version="0",
+            versions={},
+            device="cpu",
+            host="other" if run_id == "elsewhere" else "here",
+        )
     with store.writer() as con:
         con.execute("UPDATE runs SET pid = ? WHERE run_id IN ('dead', 'elsewhere')", [gone.pid])
     assert store.close_dead_runs("here") == ["dead"]

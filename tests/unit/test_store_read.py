@@ -29,10 +29,21 @@ def store_copy(fixture_db, tmp_path):
 
 def _second_it_target(path) -> None:
     """Scores of a second IT target (human IT, say) on two layers of one model."""
-    rows = [{"run_id": "r", "model_id": "timm:resnet18@wresn", "layer_name": layer,
-             "dataset_id": "human-it", "setup_id": "s2", "target": "IT", "fold": "pooled",
-             "metric": "rdm", "score": score, "reducer": "pool"}
-            for layer, score in (("block0.layer0", 0.3), ("block0.layer1", 0.4))]
+    rows = [
+        {
+            "run_id": "r",
+            "model_id": "timm:resnet18@wresn",
+            "layer_name": layer,
+            "dataset_id": "human-it",
+            "setup_id": "s2",
+            "target": "IT",
+            "fold": "pooled",
+            "metric": "rdm",
+            "score": score,
+            "reducer": "pool",
+        }
+        for layer, score in (("block0.layer0", 0.3), ("block0.layer1", 0.4))
+    ]
     Store(path).insert_scores(rows)
 
 
@@ -41,15 +52,21 @@ def test_targets_of_one_region_stay_apart_by_target_id(store_copy):
     with read.reading(Store(store_copy)) as s:
         targets = read.brain_targets(s)
         it = [t for t in targets if t.region == "IT"]
-        assert [(t.target_id, t.label) for t in it] == [("human-it", "IT · human-it"),
-                                                         ("ds0000000001", "IT · demo")]
+        assert [(t.target_id, t.label) for t in it] == [
+            ("human-it", "IT · human-it"),
+            ("ds0000000001", "IT · demo"),
+        ]
         human = next(t for t in it if t.target_id == "human-it")
         assert read.points(s, human).select("layer", "brain").rows() == [
-            ("block0.layer0", 0.3), ("block0.layer1", 0.4)]
+            ("block0.layer0", 0.3),
+            ("block0.layer1", 0.4),
+        ]
         other = next(t for t in it if t.target_id != "human-it")
         # the points of each target are that target's latest scores, never a mix
-        latest = s.frame("SELECT count(*) AS n FROM latest_brain_scores WHERE region = 'IT'"
-                         " AND brain_target_id = ?", [other.target_id])["n"][0]
+        latest = s.frame(
+            "SELECT count(*) AS n FROM latest_brain_scores WHERE region = 'IT' AND brain_target_id = ?",
+            [other.target_id],
+        )["n"][0]
         assert read.points(s, other).height == latest
         # the wide view shows one target per model and region: the one with the most layers
         shown = read.shown_target_names(s).filter(pl.col("region") == "IT")
@@ -78,10 +95,15 @@ def test_running_runs_last_until_now(fixture_db):
     with read.reading(Store(fixture_db)) as s:
         runs = read.runs(s)
     start = datetime(2026, 1, 1, 12, 0, 0)
-    frame = pl.DataFrame({
-        "run_id": ["a", "b"], "status": ["running", "completed"],
-        "started_at": [start, start], "finished_at": [None, start + timedelta(seconds=3)],
-        "duration_s": [0.0, 3.0]})
+    frame = pl.DataFrame(
+        {
+            "run_id": ["a", "b"],
+            "status": ["running", "completed"],
+            "started_at": [start, start],
+            "finished_at": [None, start + timedelta(seconds=3)],
+            "duration_s": [0.0, 3.0],
+        }
+    )
     live = read.live_durations(frame, now=start + timedelta(seconds=90))
     assert live["duration_s"].to_list() == [90.0, 3.0]
     assert read.live_durations(frame, now=start - timedelta(seconds=5))["duration_s"][0] == 0.0

@@ -13,8 +13,11 @@ from memtool.models.layers import enumerate_layers
 
 def test_shared_relu_of_a_bottleneck_is_captured_at_its_last_call():
     torch.manual_seed(0)
-    block = torchvision.models.resnet.Bottleneck(64, 16, downsample=torch.nn.Sequential(
-        torch.nn.Conv2d(64, 64, 1, bias=False), torch.nn.BatchNorm2d(64))).eval()
+    block = torchvision.models.resnet.Bottleneck(
+        64,
+        16,
+        downsample=torch.nn.Sequential(torch.nn.Conv2d(64, 64, 1, bias=False), torch.nn.BatchNorm2d(64)),
+    ).eval()
     layers = enumerate_layers(block, "all")
     x = torch.randn(4, 64, 8, 8)
     probed = {p.name: p for p in probe_layers(block, layers, x[:2])}

@@ -42,7 +42,7 @@ def test_staging_views_come_first_and_every_view_after_what_it_reads():
     order = [p.stem for p in view_order(sql_dir())]
     staging = [p.stem for p in staging_view_files(sql_dir())]
     assert sorted(order) == sorted(p.stem for p in view_files(sql_dir()))
-    assert set(order[:len(staging)]) == set(staging)
+    assert set(order[: len(staging)]) == set(staging)
     for path in view_order(sql_dir()):
         for dep in declared_dependencies(path):
             assert order.index(dep) < order.index(path.stem), (path.stem, dep)
@@ -63,10 +63,14 @@ def _view(path, name, sql, depends=()):
     (path / f"{name}.sql").write_text(f"{header}CREATE OR REPLACE VIEW {name} AS {sql};\n")
 
 
-@pytest.mark.parametrize("case, message", [
-    ("cycle", "cycle: "), ("unknown", "which no view file defines"),
-    ("staging-on-final", "staging view"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("cycle", "cycle: "),
+        ("unknown", "which no view file defines"),
+        ("staging-on-final", "staging view"),
+    ],
+)
 def test_bad_declarations_are_refused_before_any_view_is_made(tmp_path, case, message):
     root = _sql_copy(tmp_path)
     views, staging = root / "views", root / "views" / "staging"
@@ -102,7 +106,8 @@ def test_views_are_made_once_each_in_the_declared_order(tmp_path, monkeypatch):
     made = [texts[sql] for sql in executed if sql in texts]
     assert made == [p.name for p in view_order(sql_dir())]
     assert executed.index((sql_dir() / "views" / MACROS).read_text()) < executed.index(
-        view_order(sql_dir())[0].read_text())
+        view_order(sql_dir())[0].read_text()
+    )
     con.close()
 
 
@@ -112,21 +117,24 @@ def test_macros_equal_scipy_and_the_fisher_formula(tmp_path):
     values = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0, 5.0]
     _, rows = store.query(
         "SELECT v, average_rank(rank() OVER (ORDER BY v), count(*) OVER (PARTITION BY v)) "
-        "FROM (SELECT unnest(?) AS v) ORDER BY v", [values])
+        "FROM (SELECT unnest(?) AS v) ORDER BY v",
+        [values],
+    )
     got = dict(rows)
     assert all(got[v] == r for v, r in zip(values, rankdata(values)))
     for r, n, k in [(0.3, 20, 3), (-0.71, 9, 4), (0.99, 5, 3)]:
-        _, ((low, high),) = store.query("SELECT fisher_ci_low(?, ?, ?), fisher_ci_high(?, ?, ?)",
-                                        [r, n, k, r, n, k])
+        _, ((low, high),) = store.query(
+            "SELECT fisher_ci_low(?, ?, ?), fisher_ci_high(?, ?, ?)", [r, n, k, r, n, k]
+        )
         half = 1.959963984540054 / np.sqrt(n - k)
         assert low == pytest.approx(np.tanh(np.arctanh(r) - half), abs=1e-12)
         assert high == pytest.approx(np.tanh(np.arctanh(r) + half), abs=1e-12)
-    _, ((none_low, none_one),) = store.query(
-        "SELECT fisher_ci_low(0.5, 3, 3), fisher_ci_high(1.0, 50, 3)")
+    _, ((none_low, none_one),) = store.query("SELECT fisher_ci_low(0.5, 3, 3), fisher_ci_high(1.0, 50, 3)")
     assert none_low is None and none_one is None
     rxy, rxz, ryz = 0.5, 0.3, -0.2
     _, ((partial, degenerate),) = store.query(
-        "SELECT partial_corr(?, ?, ?), partial_corr(0.5, 1.0, 0.2)", [rxy, rxz, ryz])
+        "SELECT partial_corr(?, ?, ?), partial_corr(0.5, 1.0, 0.2)", [rxy, rxz, ryz]
+    )
     assert partial == pytest.approx((rxy - rxz * ryz) / np.sqrt((1 - rxz**2) * (1 - ryz**2)))
     assert degenerate is None
 
@@ -136,17 +144,43 @@ def test_wide_view_never_mixes_two_targets_of_one_region(tmp_path):
     store = Store(tmp_path / "a.duckdb")
     store.migrate()
     fill(store)  # the first IT target ('d1', setup s2): 0.6 on layer b
-    rows = [{"run_id": "r1", "model_id": "m@1", "layer_name": "a", "dataset_id": "d1",
-             "setup_id": "s2", "target": "IT", "fold": "pooled", "metric": "rdm",
-             "score": 0.2, "reducer": "pool"}]
+    rows = [
+        {
+            "run_id": "r1",
+            "model_id": "m@1",
+            "layer_name": "a",
+            "dataset_id": "d1",
+            "setup_id": "s2",
+            "target": "IT",
+            "fold": "pooled",
+            "metric": "rdm",
+            "score": 0.2,
+            "reducer": "pool",
+        }
+    ]
     store.insert_scores(rows)
     # a later, partial sweep against a second IT target: layer b only
-    store.insert_scores([{"run_id": "r2", "model_id": "m@1", "layer_name": "b",
-                          "dataset_id": "t-human", "setup_id": "s3", "target": "IT",
-                          "fold": "pooled", "metric": "rdm", "score": 0.9, "reducer": "pool"}])
+    store.insert_scores(
+        [
+            {
+                "run_id": "r2",
+                "model_id": "m@1",
+                "layer_name": "b",
+                "dataset_id": "t-human",
+                "setup_id": "s3",
+                "target": "IT",
+                "fold": "pooled",
+                "metric": "rdm",
+                "score": 0.9,
+                "reducer": "pool",
+            }
+        ]
+    )
     _, wide = store.query("SELECT layer, IT FROM layer_scores_wide ORDER BY layer")
     monkey = dict(store.query("SELECT layer_name, score FROM layer_scores WHERE setup_id = 's2'")[1])
     assert wide == [("a", monkey["a"]), ("b", monkey["b"]), ("c", monkey["b"])]
-    _, latest = store.query("SELECT brain_target_id, count(*), min(region_choice), max(region_choice) "
-                            "FROM latest_brain_scores GROUP BY ALL ORDER BY 1")
+    _, latest = store.query(
+        "SELECT brain_target_id, count(*), min(region_choice), max(region_choice) "
+        "FROM latest_brain_scores GROUP BY ALL ORDER BY 1"
+    )
     assert latest == [("d1", 2, 1, 1), ("t-human", 1, 2, 2)]

@@ -59,9 +59,18 @@ def load_memorability(
         "splits": chosen,
         "limit": limit,
     }
-    dataset = _finish(table, name=adapter.name or root.name, kind=kind, spec=adapter.spec(root),
-                      root=root, citation=adapter.citation, folds=folds, seed=seed, limit=limit,
-                      options=options)
+    dataset = _finish(
+        table,
+        name=adapter.name or root.name,
+        kind=kind,
+        spec=adapter.spec(root),
+        root=root,
+        citation=adapter.citation,
+        folds=folds,
+        seed=seed,
+        limit=limit,
+        options=options,
+    )
     if validate:
         from memtool.data.validate import require_scorable
 
@@ -69,8 +78,19 @@ def load_memorability(
     return dataset
 
 
-def _finish(table: Table, *, name: str, kind: str, spec: str, root: Path, citation: str,
-            folds: int, seed: int, limit: int | None, options: dict) -> MemorabilityDataset:
+def _finish(
+    table: Table,
+    *,
+    name: str,
+    kind: str,
+    spec: str,
+    root: Path,
+    citation: str,
+    folds: int,
+    seed: int,
+    limit: int | None,
+    options: dict,
+) -> MemorabilityDataset:
     """Subset, check files, split and compute the ceiling."""
     n = len(table.names)
     keep = np.arange(n)
@@ -93,8 +113,16 @@ def _finish(table: Table, *, name: str, kind: str, spec: str, root: Path, citati
 
     ceiling = None if table.halves is None else split_half_ceiling(table.halves[:, keep])
     return MemorabilityDataset(
-        name=name, kind=kind, spec=spec, root=root, items=items, splits=splits,
-        split_kind=split_kind, ceiling=ceiling, citation=citation, options=options,
+        name=name,
+        kind=kind,
+        spec=spec,
+        root=root,
+        items=items,
+        splits=splits,
+        split_kind=split_kind,
+        ceiling=ceiling,
+        citation=citation,
+        options=options,
     )
 
 
@@ -102,9 +130,7 @@ def _require_files(table: Table, keep: np.ndarray, root: Path) -> None:
     missing = [i for i in keep if not table.paths[i].is_file()]
     if not missing:
         return
-    shown = "; ".join(
-        f"{table.paths[i]} (listed at {table.where[i]})" for i in missing[:_MAX_LISTED]
-    )
+    shown = "; ".join(f"{table.paths[i]} (listed at {table.where[i]})" for i in missing[:_MAX_LISTED])
     more = f" and {len(missing) - _MAX_LISTED} more" if len(missing) > _MAX_LISTED else ""
     raise DataError(
         f"{len(missing)} image file(s) of the data set at {root} are missing: {shown}{more}",
@@ -127,8 +153,10 @@ def _restrict_published(published, keep: np.ndarray, n: int, root: Path) -> list
     for split_name, train, val, test in published:
         sp = Split(split_name, remap(train), remap(test), remap(val))
         if len(sp.train) == 0 or len(sp.test) == 0:
-            raise DataError(f"{root}: the image limit leaves {split_name} without train or "
-                            "test images", hint="use a larger limit")
+            raise DataError(
+                f"{root}: the image limit leaves {split_name} without train or test images",
+                hint="use a larger limit",
+            )
         splits.append(sp)
     return splits
 

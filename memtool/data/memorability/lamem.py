@@ -26,8 +26,11 @@ def read_lamem(root: Path, chosen: list[int] | None) -> tuple[Table, list[int]]:
     if not split_dir.is_dir():
         raise DataError(f"{split_dir} does not exist", hint="LaMem needs images/ and splits/")
     if chosen is None:
-        chosen = [i for i in range(1, 6) if (split_dir / f"train_{i}.txt").is_file()
-                  and (split_dir / f"test_{i}.txt").is_file()]
+        chosen = [
+            i
+            for i in range(1, 6)
+            if (split_dir / f"train_{i}.txt").is_file() and (split_dir / f"test_{i}.txt").is_file()
+        ]
         if not chosen:
             raise DataError(
                 f"{split_dir} has no published split (train_1.txt + test_1.txt ...)",
@@ -54,8 +57,10 @@ def read_lamem(root: Path, chosen: list[int] | None) -> tuple[Table, list[int]]:
                 if not fields:
                     continue
                 if len(fields) < 2:
-                    raise DataError(f"{path} line {line}: missing score for {fields[0]!r}",
-                                    hint="each line must be 'name score'")
+                    raise DataError(
+                        f"{path} line {line}: missing score for {fields[0]!r}",
+                        hint="each line must be 'name score'",
+                    )
                 name, score = fields[0], parse_score(fields[1], path, line)
                 where = f"{path} line {line}"
                 if name in owner:
@@ -89,6 +94,7 @@ def read_lamem(root: Path, chosen: list[int] | None) -> tuple[Table, list[int]]:
             return None
         return np.sort(np.array([index[n] for n in names], dtype=np.int64))
 
-    table.published = [(f"split{number}", idx(p["train"]), idx(p["val"]), idx(p["test"]))
-                       for number, p in lists]
+    table.published = [
+        (f"split{number}", idx(p["train"]), idx(p["val"]), idx(p["test"])) for number, p in lists
+    ]
     return table, list(chosen)

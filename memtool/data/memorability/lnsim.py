@@ -34,8 +34,7 @@ def read_lnsim(root: Path) -> Table:
         return _read_flat(root)
     raise DataError(
         f"{root} has neither Image_data/ (LNSIM as published) nor scores.csv",
-        hint="LNSIM needs Image_data/ + Random_splits/subject_hrs{1,2}.mat, "
-        "or images/ + scores.csv",
+        hint="LNSIM needs Image_data/ + Random_splits/subject_hrs{1,2}.mat, or images/ + scores.csv",
     )
 
 
@@ -51,8 +50,7 @@ def _read_flat(root: Path) -> Table:
         if name in seen:
             raise duplicate(path, line, name, seen[name])
         seen[name] = f"line {line}"
-        table.add(name, root / "images" / name, parse_score(row["score"], path, line),
-                  f"{path} line {line}")
+        table.add(name, root / "images" / name, parse_score(row["score"], path, line), f"{path} line {line}")
     if not table.names:
         raise DataError(f"{path} lists no images", hint="add lines 'image,memorability'")
 
@@ -76,8 +74,10 @@ def _read_halves_csv(path: Path, names: list[str]) -> np.ndarray:
         try:
             split = int(split_text)
         except ValueError:
-            raise DataError(f"{path} line {line}: split {split_text!r} is not a whole number",
-                            hint="the split column numbers the random subject splits") from None
+            raise DataError(
+                f"{path} line {line}: split {split_text!r} is not a whole number",
+                hint="the split column numbers the random subject splits",
+            ) from None
         h1 = parse_score(row["half1"], path, line, "half1")
         h2 = parse_score(row["half2"], path, line, "half2")
         key = (row["image"], split)
@@ -106,9 +106,11 @@ def _read_published(root: Path) -> Table:
     h1_path, h2_path = split_dir / "subject_hrs1.mat", split_dir / "subject_hrs2.mat"
     for path in (h1_path, h2_path):
         if not path.is_file():
-            raise DataError(f"{path} does not exist",
-                            hint="LNSIM as published ships Random_splits/subject_hrs1.mat and "
-                            "subject_hrs2.mat next to Image_data/")
+            raise DataError(
+                f"{path} does not exist",
+                hint="LNSIM as published ships Random_splits/subject_hrs1.mat and "
+                "subject_hrs2.mat next to Image_data/",
+            )
     h1 = _load_mat_matrix(h1_path, "subject_hrs1")
     h2 = _load_mat_matrix(h2_path, "subject_hrs2")
     if h1.shape != h2.shape:
@@ -160,8 +162,7 @@ def _load_mat_matrix(path: Path, variable: str) -> np.ndarray:
             raise DataError(
                 f"{path} has no numeric variable {variable!r} "
                 f"(variables: {', '.join(sorted(arrays)) or 'none'})",
-                hint=f"expected {variable}: hit rates, one row per subject split and one "
-                "column per image",
+                hint=f"expected {variable}: hit rates, one row per subject split and one column per image",
             )
         matrix = arrays[candidates[0]]
     matrix = np.asarray(matrix, dtype=np.float64)

@@ -70,8 +70,10 @@ def csv_rows(path: Path, columns: dict[str, tuple[str, ...]]):
     while header is not None and not any(h.strip() for h in header):
         header = next(reader, None)  # skip leading blank lines
     if header is None:
-        raise DataError(f"{path} is empty", hint="expected a header line: " + ",".join(
-            names[0] for names in columns.values()))
+        raise DataError(
+            f"{path} is empty",
+            hint="expected a header line: " + ",".join(names[0] for names in columns.values()),
+        )
     lower = [h.strip().lower() for h in header]
     position = {}
     for col, names in columns.items():
@@ -80,16 +82,13 @@ def csv_rows(path: Path, columns: dict[str, tuple[str, ...]]):
             raise DataError(
                 f"{path} line {reader.line_num}: header has no column {names[0]!r} "
                 f"(found {', '.join(repr(h) for h in header)})",
-                hint="the first line must name the columns: "
-                + ",".join(n[0] for n in columns.values()),
+                hint="the first line must name the columns: " + ",".join(n[0] for n in columns.values()),
             )
         position[col] = found[0]
     for row in reader:
         if not any(cell.strip() for cell in row):
             continue
-        yield reader.line_num, {
-            col: (row[i].strip() if i < len(row) else "") for col, i in position.items()
-        }
+        yield reader.line_num, {col: (row[i].strip() if i < len(row) else "") for col, i in position.items()}
 
 
 def duplicate(path: Path, line: int, name: str, first: str) -> DataError:

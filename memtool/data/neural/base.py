@@ -53,7 +53,6 @@ class NeuralData:
         return h.hexdigest()[:16]
 
 
-
 def cache_dir() -> Path:
     """memtool's cache folder (created on demand)."""
     if os.environ.get("MEMTOOL_CACHE"):

@@ -45,13 +45,16 @@ def load_kriegeskorte92(path: str | Path, which: str | None = None) -> list[Neur
         stimuli = mat["stimuli_92objs"]
         rdms = mat["RDMs_mIT_hIT_fig1"]
     except Exception as exc:  # scipy raises ValueError, KeyError, MatReadError ...
-        raise DataError(f"cannot read {path} as the 92-image data: {type(exc).__name__}: {exc}",
-                        hint=f"pass the original {KRIEGESKORTE_MAT}") from None
+        raise DataError(
+            f"cannot read {path} as the 92-image data: {type(exc).__name__}: {exc}",
+            hint=f"pass the original {KRIEGESKORTE_MAT}",
+        ) from None
     n = stimuli.shape[1]
     ids = [f"object{i + 1:02d}" for i in range(n)]
 
     def write_images(target: Path) -> None:
         from PIL import Image
+
         for i in range(n):
             Image.fromarray(np.asarray(stimuli[0, i]["image"], dtype=np.uint8)).save(target / f"{ids[i]}.png")
 
@@ -69,15 +72,31 @@ def load_kriegeskorte92(path: str | Path, which: str | None = None) -> list[Neur
         if which is not None and label != which:
             continue
         values = np.asarray(rdms[0, k]["RDM"], dtype=np.float64)
-        matrix = squareform(values.ravel(), checks=False) if values.ndim == 2 and 1 in values.shape \
-            else values
-        out.append(validate(NeuralData(
-            name=f"kriegeskorte92-{label}", kind="rdm", region=region,
-            spec=f"kriegeskorte92:{path}:{label}", stimulus_ids=list(ids),
-            stimuli=[folder / f"{s}.png" for s in ids], stimulus_meta=dict(meta), rdm=matrix,
-            description=description, citation=KRIEGESKORTE_CITATION, root=path.parent), source=path))
+        matrix = (
+            squareform(values.ravel(), checks=False) if values.ndim == 2 and 1 in values.shape else values
+        )
+        out.append(
+            validate(
+                NeuralData(
+                    name=f"kriegeskorte92-{label}",
+                    kind="rdm",
+                    region=region,
+                    spec=f"kriegeskorte92:{path}:{label}",
+                    stimulus_ids=list(ids),
+                    stimuli=[folder / f"{s}.png" for s in ids],
+                    stimulus_meta=dict(meta),
+                    rdm=matrix,
+                    description=description,
+                    citation=KRIEGESKORTE_CITATION,
+                    root=path.parent,
+                ),
+                source=path,
+            )
+        )
     if not out:
-        raise DataError(f"{path} holds no monkey or human IT RDM", hint=f"pass the original {KRIEGESKORTE_MAT}")
+        raise DataError(
+            f"{path} holds no monkey or human IT RDM", hint=f"pass the original {KRIEGESKORTE_MAT}"
+        )
     return out
 
 

@@ -24,8 +24,10 @@ def read_local(root: str | Path, select: str | None = None) -> list[NeuralData]:
     """Read a folder in the memtool format; ``select`` keeps one region or RDM name."""
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise DataError(f"neural data folder {root} does not exist",
-                        hint="pass a folder with stimuli/ and responses.npy or rdms.csv (docs/brain.md)")
+        raise DataError(
+            f"neural data folder {root} does not exist",
+            hint="pass a folder with stimuli/ and responses.npy or rdms.csv (docs/brain.md)",
+        )
     meta = _read_meta(root / "meta.json")
     name = str(meta.get("name") or root.name)
     citation = str(meta.get("citation") or "")
@@ -34,19 +36,23 @@ def read_local(root: str | Path, select: str | None = None) -> list[NeuralData]:
     if (root / "responses.npy").exists():
         found += _read_responses(root, name, ids, paths, extra, citation)
     elif (root / "neuroids.csv").exists():
-        raise DataError(f"{root / 'neuroids.csv'} exists but {root / 'responses.npy'} does not",
-                        hint="add the responses matrix (neuroids x images) as responses.npy")
+        raise DataError(
+            f"{root / 'neuroids.csv'} exists but {root / 'responses.npy'} does not",
+            hint="add the responses matrix (neuroids x images) as responses.npy",
+        )
     if (root / "rdms.csv").exists():
         found += _read_rdms(root, name, ids, paths, extra, citation)
     if not found:
-        raise DataError(f"{root} holds neither responses.npy nor rdms.csv",
-                        hint="see docs/brain.md for the folder layout")
+        raise DataError(
+            f"{root} holds neither responses.npy nor rdms.csv", hint="see docs/brain.md for the folder layout"
+        )
     if select is not None:
         kept = [d for d in found if select in (d.region, d.name, d.name.rsplit("-", 1)[-1])]
         if not kept:
             have = sorted({d.region for d in found} | {d.name.rsplit("-", 1)[-1] for d in found})
-            raise UsageError(f"'{select}' matches no region or RDM in {root}",
-                             hint=f"choose one of: {', '.join(have)}")
+            raise UsageError(
+                f"'{select}' matches no region or RDM in {root}", hint=f"choose one of: {', '.join(have)}"
+            )
         found = kept
     for d in found:
         d.spec = str(root) if select is None else f"{root}:{select}"
@@ -85,8 +91,10 @@ def _read_stimuli(root: Path) -> tuple[list[str], list[Path], dict[str, list]]:
         raise DataError(f"no images in {folder}", hint="add the stimulus images")
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
-        raise DataError(f"stimulus_id '{dup}' occurs twice in {table if table.exists() else folder}",
-                        hint="give every image a unique stimulus_id")
+        raise DataError(
+            f"stimulus_id '{dup}' occurs twice in {table if table.exists() else folder}",
+            hint="give every image a unique stimulus_id",
+        )
     return ids, paths, extra
 
 
@@ -94,18 +102,24 @@ def _read_responses(root, name, ids, paths, extra, citation) -> list[NeuralData]
     path = root / "responses.npy"
     array = load_npy(path)
     if array.ndim not in (2, 3):
-        raise DataError(f"{path} has shape {array.shape}; expected (neuroids, images) or "
-                        "(neuroids, images, repeats)", hint="transpose or reshape it")
+        raise DataError(
+            f"{path} has shape {array.shape}; expected (neuroids, images) or (neuroids, images, repeats)",
+            hint="transpose or reshape it",
+        )
     if array.shape[1] != len(paths):
-        raise DataError(f"{path} has {array.shape[1]} images on axis 1 but there are {len(paths)} "
-                        f"stimuli", hint="axis 0 = neuroids, axis 1 = images in stimuli order")
+        raise DataError(
+            f"{path} has {array.shape[1]} images on axis 1 but there are {len(paths)} stimuli",
+            hint="axis 0 = neuroids, axis 1 = images in stimuli order",
+        )
     table = root / "neuroids.csv"
     if not table.exists():
         raise DataError(f"{table} is missing", hint="add neuroids.csv with columns neuroid_id,region")
     rows = read_csv(table, ("neuroid_id", "region"))
     if len(rows) != array.shape[0]:
-        raise DataError(f"{table} lists {len(rows)} neuroids but {path} has {array.shape[0]} rows",
-                        hint="one neuroids.csv row per row of responses.npy")
+        raise DataError(
+            f"{table} lists {len(rows)} neuroids but {path} has {array.shape[0]} rows",
+            hint="one neuroids.csv row per row of responses.npy",
+        )
     regions = [r["region"] for r in rows]
     out = []
     for region in dict.fromkeys(regions):
@@ -113,11 +127,20 @@ def _read_responses(root, name, ids, paths, extra, citation) -> list[NeuralData]
         sub = array[keep]
         repeats = sub if sub.ndim == 3 else None
         data = NeuralData(
-            name=f"{name}-{region}" if len(set(regions)) > 1 else name, kind="responses",
-            region=region, spec=str(root), stimulus_ids=list(ids), stimuli=list(paths),
-            stimulus_meta=dict(extra), responses=mean_over_repeats(sub, path),
-            repeats=repeats, neuroid_ids=[r["neuroid_id"] for r, k in zip(rows, keep) if k],
-            description=f"{int(keep.sum())} {region} neuroids", citation=citation, root=root)
+            name=f"{name}-{region}" if len(set(regions)) > 1 else name,
+            kind="responses",
+            region=region,
+            spec=str(root),
+            stimulus_ids=list(ids),
+            stimuli=list(paths),
+            stimulus_meta=dict(extra),
+            responses=mean_over_repeats(sub, path),
+            repeats=repeats,
+            neuroid_ids=[r["neuroid_id"] for r, k in zip(rows, keep) if k],
+            description=f"{int(keep.sum())} {region} neuroids",
+            citation=citation,
+            root=root,
+        )
         out.append(validate(data, source=path))
     return out
 
@@ -131,16 +154,30 @@ def _read_rdms(root, name, ids, paths, extra, citation) -> list[NeuralData]:
             raise DataError(f"{table} line {line}: {path} does not exist", hint="fix the file column")
         label = row.get("name") or path.stem
         data = NeuralData(
-            name=f"{name}-{label}", kind="rdm", region=row["region"], spec=str(root),
-            stimulus_ids=list(ids), stimuli=list(paths), stimulus_meta=dict(extra),
-            rdm=load_npy(path), description=row.get("description", ""), citation=citation,
-            root=root)
+            name=f"{name}-{label}",
+            kind="rdm",
+            region=row["region"],
+            spec=str(root),
+            stimulus_ids=list(ids),
+            stimuli=list(paths),
+            stimulus_meta=dict(extra),
+            rdm=load_npy(path),
+            description=row.get("description", ""),
+            citation=citation,
+            root=root,
+        )
         out.append(validate(data, source=path))
     return out
 
 
-def write_local(root: str | Path, items: list[NeuralData], *, name: str | None = None,
-                citation: str = "", copy_images: bool = True) -> Path:
+def write_local(
+    root: str | Path,
+    items: list[NeuralData],
+    *,
+    name: str | None = None,
+    citation: str = "",
+    copy_images: bool = True,
+) -> Path:
     """Write data sets that share their stimuli as one folder in the memtool format.
 
     Response data of several regions are stacked into one responses.npy (all must have

@@ -18,20 +18,46 @@ reproduces that on the sweep's device, within a memory budget:
 """
 
 from memtool.extract.brainscore_pca.cache import FIT_VERSION, ComponentCache, cache_root
-from memtool.extract.brainscore_pca.features import (FEATURE_MODES, BrainscoreFeatures,
-                                                     check_mode, features_spec)
-from memtool.extract.brainscore_pca.fit import (fit_components, group_components, layer_bytes,
-                                                plan_groups)
+from memtool.extract.brainscore_pca.features import (
+    FEATURE_MODES,
+    BrainscoreFeatures,
+    check_mode,
+    features_spec,
+)
+from memtool.extract.brainscore_pca.fit import fit_components, group_components, layer_bytes, plan_groups
 from memtool.extract.brainscore_pca.pca import Components, fit_pca, fit_working_bytes
-from memtool.extract.brainscore_pca.reference import (IMAGE_SUFFIXES, MODELS_BUCKET_HOST, N_COMPONENTS,
-                                                      ReferenceSet, brainscore_preprocessing,
-                                                      brainscore_transform, imagenet_val_path,
-                                                      resolve_reference_images)
+from memtool.extract.brainscore_pca.reference import (
+    IMAGE_SUFFIXES,
+    MODELS_BUCKET_HOST,
+    N_COMPONENTS,
+    ReferenceSet,
+    brainscore_preprocessing,
+    brainscore_transform,
+    imagenet_val_path,
+    resolve_reference_images,
+)
 
 __all__ = [
-    "N_COMPONENTS", "FEATURE_MODES", "FIT_VERSION", "IMAGE_SUFFIXES", "MODELS_BUCKET_HOST",
-    "ReferenceSet", "resolve_reference_images", "imagenet_val_path", "brainscore_preprocessing",
-    "brainscore_transform", "Components", "fit_pca", "fit_working_bytes", "fit_components",
-    "group_components", "layer_bytes", "ComponentCache", "cache_root", "BrainscoreFeatures",
-    "features_spec", "plan_groups", "check_mode",
+    "N_COMPONENTS",
+    "FEATURE_MODES",
+    "FIT_VERSION",
+    "IMAGE_SUFFIXES",
+    "MODELS_BUCKET_HOST",
+    "ReferenceSet",
+    "resolve_reference_images",
+    "imagenet_val_path",
+    "brainscore_preprocessing",
+    "brainscore_transform",
+    "Components",
+    "fit_pca",
+    "fit_working_bytes",
+    "fit_components",
+    "group_components",
+    "layer_bytes",
+    "ComponentCache",
+    "cache_root",
+    "BrainscoreFeatures",
+    "features_spec",
+    "plan_groups",
+    "check_mode",
 ]

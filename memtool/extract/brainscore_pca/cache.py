@@ -32,12 +32,22 @@ def cache_root() -> Path | None:
 class ComponentCache:
     """Fitted components per (model weights, layer, reference set, preprocessing)."""
 
-    def __init__(self, root: Path | None, model_id: str, reference: ReferenceSet,
-                 preprocessing: dict, n_components: int = N_COMPONENTS):
+    def __init__(
+        self,
+        root: Path | None,
+        model_id: str,
+        reference: ReferenceSet,
+        preprocessing: dict,
+        n_components: int = N_COMPONENTS,
+    ):
         self.root = root
-        self._base = {"model": model_id, "reference": reference.fingerprint,
-                      "preprocessing": preprocessing, "n_components": n_components,
-                      "fit_version": FIT_VERSION}
+        self._base = {
+            "model": model_id,
+            "reference": reference.fingerprint,
+            "preprocessing": preprocessing,
+            "n_components": n_components,
+            "fit_version": FIT_VERSION,
+        }
 
     def _stem(self, layer: str) -> Path | None:
         if self.root is None:
@@ -54,12 +64,17 @@ class ComponentCache:
             if meta.get("vectors") is None:
                 return Components(None, None, int(meta["n_features"]))
             mean = torch.from_numpy(np.load(stem.with_suffix(".mean.npy"))).to(device)
-            vectors = torch.from_numpy(np.load(stem.with_suffix(".vectors.npy"), mmap_mode="r")
-                                       .copy()).to(device)
+            vectors = torch.from_numpy(np.load(stem.with_suffix(".vectors.npy"), mmap_mode="r").copy()).to(
+                device
+            )
         except (OSError, ValueError, KeyError):
             return None  # a damaged entry is refitted and overwritten
-        return Components(mean, vectors, int(meta["n_features"]),
-                          np.asarray(meta.get("singular_values") or [], dtype=np.float64))
+        return Components(
+            mean,
+            vectors,
+            int(meta["n_features"]),
+            np.asarray(meta.get("singular_values") or [], dtype=np.float64),
+        )
 
     def save(self, layer: str, fit: Components) -> None:
         stem = self._stem(layer)
@@ -67,8 +82,12 @@ class ComponentCache:
             return
         try:
             stem.parent.mkdir(parents=True, exist_ok=True)
-            meta = {**self._base, "layer": layer, "n_features": fit.n_features,
-                    "vectors": None if fit.vectors is None else list(fit.vectors.shape)}
+            meta = {
+                **self._base,
+                "layer": layer,
+                "n_features": fit.n_features,
+                "vectors": None if fit.vectors is None else list(fit.vectors.shape),
+            }
             if fit.vectors is not None:
                 meta["singular_values"] = [float(s) for s in fit.singular_values]
                 for suffix, tensor in ((".mean.npy", fit.mean), (".vectors.npy", fit.vectors)):

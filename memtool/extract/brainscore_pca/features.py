@@ -18,8 +18,9 @@ FEATURE_MODES = ("brainscore", "reducer")
 class BrainscoreFeatures(Reducer):
     """Reducer of fitted layers: flatten, subtract the reference mean, project (on device)."""
 
-    def __init__(self, fits: dict[str, Components], reference: ReferenceSet,
-                 n_components: int = N_COMPONENTS):
+    def __init__(
+        self, fits: dict[str, Components], reference: ReferenceSet, n_components: int = N_COMPONENTS
+    ):
         self.fits = fits
         self.n_components = n_components
         self.reference = reference
@@ -47,6 +48,8 @@ def features_spec(reference: ReferenceSet, n_components: int = N_COMPONENTS) -> 
 
 def check_mode(mode: str | None) -> str | None:
     if mode is not None and mode not in FEATURE_MODES:
-        raise UsageError(f"unknown --brain-features '{mode}'",
-                         hint="use brainscore (Brain-Score's PCA-1000 features) or reducer (the sweep's --reducer)")
+        raise UsageError(
+            f"unknown --brain-features '{mode}'",
+            hint="use brainscore (Brain-Score's PCA-1000 features) or reducer (the sweep's --reducer)",
+        )
     return mode

@@ -26,8 +26,10 @@ class _Capture:
     def __init__(self, model: torch.nn.Module, layers: Sequence, n: int, device: torch.device):
         self.model = model
         self.layers = list(layers)
-        self.buffers = {p.name: torch.empty(n, int(np.prod(p.output_shape)), dtype=torch.float32,
-                                            device=device) for p in self.layers}
+        self.buffers = {
+            p.name: torch.empty(n, int(np.prod(p.output_shape)), dtype=torch.float32, device=device)
+            for p in self.layers
+        }
         self._rows = slice(0, 0)
         self._handles: list = []
 
@@ -43,6 +45,7 @@ class _Capture:
             def hook(_module, _inputs, output):
                 t = first_tensor(output).detach()
                 target[self._rows] = t.reshape(t.shape[0], -1)
+
             return hook
 
         self._handles = [modules[p.name].register_forward_hook(hook_for(p.name)) for p in self.layers]
@@ -54,10 +57,18 @@ class _Capture:
         self._handles = []
 
 
-def fit_components(model: torch.nn.Module, layers: Sequence, reference: ReferenceSet,
-                   transform: Callable, device: torch.device, *, batch_size: int = 32,
-                   workers: int = 0, n_components: int = N_COMPONENTS,
-                   on_batch: Callable[[int], None] | None = None) -> dict[str, Components]:
+def fit_components(
+    model: torch.nn.Module,
+    layers: Sequence,
+    reference: ReferenceSet,
+    transform: Callable,
+    device: torch.device,
+    *,
+    batch_size: int = 32,
+    workers: int = 0,
+    n_components: int = N_COMPONENTS,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[str, Components]:
     """Fit LayerPCA for ``layers`` (ProbedLayer) in one pass over the reference images."""
     from memtool.data.images import make_loader
     from memtool.extract.tap import run_batches
@@ -69,17 +80,31 @@ def fit_components(model: torch.nn.Module, layers: Sequence, reference: Referenc
             fits[p.name] = Components(None, None, p.n_features)
     if big:
         with _Capture(model, big, len(reference.paths), device) as capture:
-            run_batches(model, capture, make_loader(reference.paths, transform, batch_size,
-                                                    num_workers=workers),
-                        device, autocast=False, on_batch=on_batch)
+            run_batches(
+                model,
+                capture,
+                make_loader(reference.paths, transform, batch_size, num_workers=workers),
+                device,
+                autocast=False,
+                on_batch=on_batch,
+            )
         for p in big:  # each buffer becomes its layer's components
             fits[p.name] = fit_pca(capture.buffers.pop(p.name), n_components)
     return fits
 
 
-def group_components(model: torch.nn.Module, group: Sequence, reference: ReferenceSet,
-                     transform: Callable, device: torch.device, cache, *, batch_size: int = 32,
-                     workers: int = 0, start_task: Callable | None = None) -> dict[str, Components]:
+def group_components(
+    model: torch.nn.Module,
+    group: Sequence,
+    reference: ReferenceSet,
+    transform: Callable,
+    device: torch.device,
+    cache,
+    *,
+    batch_size: int = 32,
+    workers: int = 0,
+    start_task: Callable | None = None,
+) -> dict[str, Components]:
     """The components of ``group``: from ``cache`` (a ComponentCache) where it holds them,
     the others fitted in one pass over the reference images and saved. ``start_task(k)``
     returns a progress task (``advance(n)``, ``close()``) for a fit of ``k`` layers.
@@ -92,9 +117,16 @@ def group_components(model: torch.nn.Module, group: Sequence, reference: Referen
     missing = [p for p in group if p.name not in fits]
     if missing:
         task = start_task(len(missing)) if start_task is not None else None
-        fitted = fit_components(model, missing, reference, transform, device,
-                                batch_size=batch_size, workers=workers,
-                                on_batch=None if task is None else task.advance)
+        fitted = fit_components(
+            model,
+            missing,
+            reference,
+            transform,
+            device,
+            batch_size=batch_size,
+            workers=workers,
+            on_batch=None if task is None else task.advance,
+        )
         if task is not None:
             task.close()
         for name, fit in fitted.items():
@@ -111,8 +143,9 @@ def layer_bytes(p, n_reference: int, n_stimuli: int, n_components: int = N_COMPO
     return fit + n_stimuli * min(d, n_components) * 4
 
 
-def plan_groups(layers: Sequence, n_reference: int, n_stimuli: int, budget_bytes: int,
-                n_components: int = N_COMPONENTS) -> list[list]:
+def plan_groups(
+    layers: Sequence, n_reference: int, n_stimuli: int, budget_bytes: int, n_components: int = N_COMPONENTS
+) -> list[list]:
     """Layers (in execution order) grouped so that everything a group holds at once, its
     layers' ``layer_bytes`` and the working memory of one fit, fits ``budget_bytes``; so
     peak memory depends on the budget, not on the number of layers. A layer that cannot
@@ -130,8 +163,8 @@ def plan_groups(layers: Sequence, n_reference: int, n_stimuli: int, budget_bytes
             f"--memory-budget {budget_bytes / 2**30:.3g} GiB is too small for Brain-Score's PCA: "
             f"layer {worst.name} ({worst.n_features:,} features) alone needs {need:.3g} GiB "
             f"for its {n_reference} reference activations",
-            hint=f"raise --memory-budget to at least {need:.3g} GiB, or leave such layers out "
-                 "with --layers")
+            hint=f"raise --memory-budget to at least {need:.3g} GiB, or leave such layers out with --layers",
+        )
     return _consecutive_groups(layers, size, budget_bytes - reserve)
 
 
@@ -155,6 +188,6 @@ def _consecutive_groups(layers: Sequence, size: Callable, budget: int) -> list[l
                 best[end], start[end] = candidate, first
     cuts, end = [], len(order)
     while end > 0:
-        cuts.append(order[start[end]:end])
+        cuts.append(order[start[end] : end])
         end = start[end]
     return cuts[::-1]

@@ -67,8 +67,10 @@ def fit_pca(x: torch.Tensor, n_components: int = N_COMPONENTS) -> Components:
     if d <= n_components:
         return Components(None, None, d)
     if n < n_components:
-        raise DataError(f"Brain-Score's PCA needs {n_components} reference images, got {n}",
-                        hint=f"give at least {n_components} images")
+        raise DataError(
+            f"Brain-Score's PCA needs {n_components} reference images, got {n}",
+            hint=f"give at least {n_components} images",
+        )
     mean = torch.empty(d, dtype=torch.float32, device=x.device)
     gram = torch.zeros(n, n, dtype=torch.float64, device=x.device)
     for cols in _blocks(n, d):
@@ -85,8 +87,7 @@ def fit_pca(x: torch.Tensor, n_components: int = N_COMPONENTS) -> Components:
     # The centred data have rank <= n - 1: axes whose variance is rounding noise get a zero row.
     keep = evals > evals[0].clamp(min=0) * n * torch.finfo(torch.float64).eps
     sing = evals.clamp(min=0).sqrt()
-    weights = torch.where(keep, 1.0 / torch.where(keep, sing, torch.ones_like(sing)),
-                          torch.zeros_like(sing))
+    weights = torch.where(keep, 1.0 / torch.where(keep, sing, torch.ones_like(sing)), torch.zeros_like(sing))
     w = (evecs * weights).T.float()  # (k, n): row i = u_i / s_i
     del evecs
     for cols in _blocks(n, d):
@@ -96,9 +97,9 @@ def fit_pca(x: torch.Tensor, n_components: int = N_COMPONENTS) -> Components:
     signs = torch.ones(n_components, device=x.device)
     step = max(1, _CHUNK_BYTES // (4 * d))
     for i in range(0, n_components, step):
-        rows = vectors[i:i + step]
+        rows = vectors[i : i + step]
         pick = rows.abs().argmax(dim=1)
-        signs[i:i + step] = torch.sign(rows.gather(1, pick[:, None])[:, 0])
+        signs[i : i + step] = torch.sign(rows.gather(1, pick[:, None])[:, 0])
     signs[signs == 0] = 1
     vectors.mul_(signs[:, None])
     return Components(mean, vectors, d, sing.cpu().numpy())

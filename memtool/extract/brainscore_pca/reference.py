@@ -50,8 +50,10 @@ def _fingerprint(paths: Sequence[Path]) -> str:
         try:
             digest.update(hashlib.sha1(path.read_bytes()).digest())
         except OSError as exc:
-            raise DataError(f"cannot read reference image {path}: {exc.strerror}",
-                            hint="check the folder given with --pca-images") from None
+            raise DataError(
+                f"cannot read reference image {path}: {exc.strerror}",
+                hint="check the folder given with --pca-images",
+            ) from None
     return digest.hexdigest()[:16]
 
 
@@ -61,13 +63,15 @@ def resolve_reference_images(pca_images: str | Path | None, n: int = N_COMPONENT
     if pca_images is not None:
         root = Path(pca_images).expanduser()
         if not root.is_dir():
-            raise DataError(f"--pca-images {root} is not a folder",
-                            hint=f"give a folder of at least {n} images")
+            raise DataError(
+                f"--pca-images {root} is not a folder", hint=f"give a folder of at least {n} images"
+            )
         files = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         if len(files) < n:
-            raise DataError(f"--pca-images {root} holds {len(files)} images; Brain-Score's PCA "
-                            f"needs {n}", hint=f"give a folder of at least {n} images "
-                            "(the first by name are used)")
+            raise DataError(
+                f"--pca-images {root} holds {len(files)} images; Brain-Score's PCA needs {n}",
+                hint=f"give a folder of at least {n} images (the first by name are used)",
+            )
         chosen = tuple(files[:n])
         return ReferenceSet(chosen, _fingerprint(chosen), f"folder {root} (first {n} by name)")
     hdf5 = imagenet_val_path()
@@ -79,7 +83,8 @@ def resolve_reference_images(pca_images: str | Path | None, n: int = N_COMPONENT
                 f"Brain-Score features need {n} reference images: ImageNet validation is not at "
                 f"{hdf5} and Brain-Score's storage cannot be reached",
                 hint="set MT_IMAGENET_PATH to a copy of brainscore's imagenet2012.hdf5, or pass "
-                f"--pca-images DIR (a folder of >= {n} images)") from None
+                f"--pca-images DIR (a folder of >= {n} images)",
+            ) from None
     from memtool.brainscore_env import import_brainscore as _bs, quiet as _quiet
 
     _bs()
@@ -89,9 +94,11 @@ def resolve_reference_images(pca_images: str | Path | None, n: int = N_COMPONENT
         try:
             chosen = tuple(Path(p) for p in _get_imagenet_val(num_images=n))
         except Exception as exc:
-            raise DataError(f"brainscore's ImageNet validation images cannot be read from "
-                            f"{hdf5}: {type(exc).__name__}: {exc}".splitlines()[0],
-                            hint="replace the file (MT_IMAGENET_PATH) or pass --pca-images DIR") from None
+            raise DataError(
+                f"brainscore's ImageNet validation images cannot be read from "
+                f"{hdf5}: {type(exc).__name__}: {exc}".splitlines()[0],
+                hint="replace the file (MT_IMAGENET_PATH) or pass --pca-images DIR",
+            ) from None
     return ReferenceSet(chosen, _fingerprint(chosen), f"brainscore ImageNet val ({hdf5})")
 
 
@@ -101,8 +108,12 @@ def resolve_reference_images(pca_images: str | Path | None, n: int = N_COMPONENT
 def brainscore_preprocessing(data_config: dict) -> dict:
     """What decides the pixels a Brain-Score plugin feeds the model (recorded with scores)."""
     size = [int(s) for s in data_config["input_size"][-2:]]
-    return {"resize": size, "mean": [float(m) for m in data_config["mean"]],
-            "std": [float(s) for s in data_config["std"]], "crop": None}
+    return {
+        "resize": size,
+        "mean": [float(m) for m in data_config["mean"]],
+        "std": [float(s) for s in data_config["std"]],
+        "crop": None,
+    }
 
 
 def brainscore_transform(data_config: dict) -> Callable:
@@ -111,5 +122,4 @@ def brainscore_transform(data_config: dict) -> Callable:
     from torchvision import transforms as T
 
     p = brainscore_preprocessing(data_config)
-    return T.Compose([T.Resize(tuple(p["resize"])), T.ToTensor(),
-                      T.Normalize(mean=p["mean"], std=p["std"])])
+    return T.Compose([T.Resize(tuple(p["resize"])), T.ToTensor(), T.Normalize(mean=p["mean"], std=p["std"])])

@@ -37,9 +37,24 @@ from memtool.scoring.brain.target import REGRESSIONS, BrainScore, BrainTarget
 _make_layer_model = make_layer_model  # the name tests and benchmarks used before the split
 
 __all__ = [
-    "ALIASES", "LOCAL_VERSION", "REGRESSIONS", "SPEC_HELP", "VISUAL_DEGREES",
-    "BrainScore", "BrainTarget", "brain_setup_id", "brainio_cache", "brainscore_version",
-    "check_registry_specs", "is_local_spec", "load_brain_targets", "local_target",
-    "make_layer_model", "make_probe", "register_target", "registry_target", "score_rows",
+    "ALIASES",
+    "LOCAL_VERSION",
+    "REGRESSIONS",
+    "SPEC_HELP",
+    "VISUAL_DEGREES",
+    "BrainScore",
+    "BrainTarget",
+    "brain_setup_id",
+    "brainio_cache",
+    "brainscore_version",
+    "check_registry_specs",
+    "is_local_spec",
+    "load_brain_targets",
+    "local_target",
+    "make_layer_model",
+    "make_probe",
+    "register_target",
+    "registry_target",
+    "score_rows",
     "target_records",
 ]

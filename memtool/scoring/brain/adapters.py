@@ -69,9 +69,7 @@ def make_probe():
     return Probe()
 
 
-def make_layer_model(
-    name: str, layer: str, features: np.ndarray, rows: dict[str, int]
-):
+def make_layer_model(name: str, layer: str, features: np.ndarray, rows: dict[str, int]):
     """A BrainModel whose recordings (any region) are the given features of one layer."""
     BrainModel = _brain_model_base()
     from brainscore_core.supported_data_standards.brainio.assemblies import (
@@ -110,16 +108,12 @@ def make_layer_model(
             )
             self._mapping.start_task(task, fitting_stimuli)
 
-        def look_at(
-            self, stimuli, number_of_trials=1, require_variance=False, **kwargs
-        ):
+        def look_at(self, stimuli, number_of_trials=1, require_variance=False, **kwargs):
             if self._mapping is not None:
                 return self._mapping.look_at(stimuli, number_of_trials=number_of_trials)
             return self.activations(stimuli)
 
-        def activations(
-            self, stimuli, layers=None, number_of_trials=1, require_variance=False
-        ):
+        def activations(self, stimuli, layers=None, number_of_trials=1, require_variance=False):
             """The layer's features for ``stimuli`` as brainscore's model helpers package them."""
             paths = stimulus_paths(stimuli)
             missing = [p for p in paths if p not in rows]
@@ -146,8 +140,6 @@ def make_layer_model(
                     "model": ("neuroid", [name] * k),
                 }
             )
-            return NeuroidAssembly(
-                values, coords=coords, dims=["presentation", "neuroid"]
-            )
+            return NeuroidAssembly(values, coords=coords, dims=["presentation", "neuroid"])
 
     return LayerModel()

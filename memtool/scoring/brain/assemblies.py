@@ -23,17 +23,13 @@ def to_stimulus_set(data, identifier: str):
             columns[key] = list(values)
     columns.setdefault("filename", [p.name for p in data.stimuli])
     stimulus_set = StimulusSet(pd.DataFrame(columns))
-    stimulus_set.stimulus_paths = {
-        sid: str(p) for sid, p in zip(data.stimulus_ids, data.stimuli)
-    }
+    stimulus_set.stimulus_paths = {sid: str(p) for sid, p in zip(data.stimulus_ids, data.stimuli)}
     stimulus_set.identifier = identifier
     return stimulus_set
 
 
 def presentation_coords(stimulus_set, index: np.ndarray) -> dict:
-    return {
-        c: ("presentation", stimulus_set[c].values[index]) for c in stimulus_set.columns
-    }
+    return {c: ("presentation", stimulus_set[c].values[index]) for c in stimulus_set.columns}
 
 
 def neuroid_assembly(values: np.ndarray, data, stimulus_set):
@@ -94,5 +90,6 @@ def repetition_assembly(data, stimulus_set):
         )
     image_index = np.asarray(image_index)
     values = repeats[:, image_index, np.asarray(trial_index)].T  # (trials, neuroids)
-    return _assembly(values, data, stimulus_set, image_index,
-                     {"repetition": ("presentation", np.asarray(half))})
+    return _assembly(
+        values, data, stimulus_set, image_index, {"repetition": ("presentation", np.asarray(half))}
+    )

@@ -19,15 +19,20 @@ from memtool.brainscore_env import brainscore_version, import_brainscore, quiet
 from memtool.errors import UsageError
 from memtool.runtime import digest
 from memtool.scoring.brain.adapters import VISUAL_DEGREES
-from memtool.scoring.brain.assemblies import (neuroid_assembly, presentation_coords,
-                                              repetition_assembly, to_stimulus_set)
+from memtool.scoring.brain.assemblies import (
+    neuroid_assembly,
+    presentation_coords,
+    repetition_assembly,
+    to_stimulus_set,
+)
 from memtool.scoring.brain.target import BrainTarget, fast_regression
 
 LOCAL_VERSION = 1  # bump when the way local benchmarks are built changes their scores
 
 
-def local_target(data, *, seed: int = 0, regression: str = "pls", impl: str = "fast",
-                 device=None) -> BrainTarget:
+def local_target(
+    data, *, seed: int = 0, regression: str = "pls", impl: str = "fast", device=None
+) -> BrainTarget:
     """A target from ``memtool.data.neural.NeuralData``, scored by brainscore-vision code."""
     bv = import_brainscore()
     from brainscore_core.metrics import Score
@@ -109,7 +114,6 @@ def local_target(data, *, seed: int = 0, regression: str = "pls", impl: str = "f
     return target
 
 
-
 def _rdm_benchmark(identifier: str, data, stimulus_set):
     """A benchmark comparing the layer's RDM with a fixed neural RDM (no ceiling)."""
     bv = import_brainscore()
@@ -122,9 +126,7 @@ def _rdm_benchmark(identifier: str, data, stimulus_set):
     from brainscore_vision.metrics.rdm.metric import RDM, RDMSimilarity
 
     coords = presentation_coords(stimulus_set, np.arange(len(stimulus_set)))
-    neural_rdm = DataAssembly(
-        data.rdm, coords=coords, dims=["presentation", "presentation"]
-    )
+    neural_rdm = DataAssembly(data.rdm, coords=coords, dims=["presentation", "presentation"])
     region = data.region
 
     class PrecomputedRDMBenchmark(BenchmarkBase):
@@ -152,10 +154,7 @@ def _rdm_benchmark(identifier: str, data, stimulus_set):
                 source_visual_degrees=VISUAL_DEGREES,
             )
             model_assembly = candidate.look_at(shown, number_of_trials=1)
-            if (
-                "time_bin" in model_assembly.dims
-                and model_assembly.sizes["time_bin"] == 1
-            ):
+            if "time_bin" in model_assembly.dims and model_assembly.sizes["time_bin"] == 1:
                 model_assembly = model_assembly.squeeze("time_bin")
             raw = Score(RDMSimilarity()(RDM()(model_assembly), neural_rdm))
             raw.attrs[Score.RAW_VALUES_KEY] = Score(float(raw))

@@ -24,8 +24,7 @@ def brain_setup_id(target: BrainTarget, reducer_spec: str) -> str:
     return digest({"brain_target": target.target_id, "reducer": reducer_spec})
 
 
-def register_target(sink, target: BrainTarget, reducer_spec: str,
-                    features: dict | None = None) -> str:
+def register_target(sink, target: BrainTarget, reducer_spec: str, features: dict | None = None) -> str:
     """Record the target through a result sink (``sink.register_brain_target``); return the setup id."""
     records = target_records(target, reducer_spec, features)
     sink.register_brain_target(records)
@@ -98,16 +97,16 @@ def target_records(target: BrainTarget, reducer_spec: str, features: dict | None
         )
     }
     row["details"] = json.dumps(
-        {
-            k: info[k]
-            for k in ("benchmark_version", "n_splits", "task", "visual_degrees",
-                      "regression_impl")
-        }
+        {k: info[k] for k in ("benchmark_version", "n_splits", "task", "visual_degrees", "regression_impl")}
     )
     records = {"dataset": dataset, "setup": setup, "brain_target": row}
     if features is not None:
-        records["brain_setup"] = {"setup_id": setup["setup_id"], "target_id": row["target_id"],
-                                  "reducer": reducer_spec, **features}
+        records["brain_setup"] = {
+            "setup_id": setup["setup_id"],
+            "target_id": row["target_id"],
+            "reducer": reducer_spec,
+            **features,
+        }
     return records
 
 
@@ -151,9 +150,7 @@ def score_rows(
         "setup_id": setup_id,
         "target_id": target.target_id,
         "run_id": run_id,
-        "raw": score.raw
-        if score.raw is not None and math.isfinite(score.raw)
-        else None,
+        "raw": score.raw if score.raw is not None and math.isfinite(score.raw) else None,
         "ceiling": score.ceiling,
         "ceiled": score.ceiled,
         "error": score.error,

@@ -33,17 +33,19 @@ SPEC_HELP = (
 def registry_target(identifier: str, *, impl: str = "fast", device=None) -> BrainTarget:
     """A benchmark from ``brainscore_vision.benchmark_registry``, built by brainscore-vision."""
     factory = registry_factory(identifier)
-    with brainscore_call(identifier, f"benchmark {identifier} cannot be loaded",
-                         hint=f"check the Brain-Score cache {brainio_cache()} (BRAINIO_HOME)"):
+    with brainscore_call(
+        identifier,
+        f"benchmark {identifier} cannot be loaded",
+        hint=f"check the Brain-Score cache {brainio_cache()} (BRAINIO_HOME)",
+    ):
         benchmark = factory()
     regression_impl = None
     if hasattr(benchmark, "_similarity_metric"):
         benchmark._similarity_metric, regression_impl = fast_regression(
-            benchmark._similarity_metric, impl, device)
+            benchmark._similarity_metric, impl, device
+        )
     metric = identifier.rsplit("-", 1)[-1] if "-" in identifier else "brainscore"
-    region = str(
-        getattr(benchmark, "region", None) or getattr(benchmark, "parent", None) or ""
-    )
+    region = str(getattr(benchmark, "region", None) or getattr(benchmark, "parent", None) or "")
     target = BrainTarget(
         name=identifier,
         region=region,
@@ -105,4 +107,3 @@ def _bibtex_title(bibtex) -> str:
             if stripped.lower().startswith(key):
                 return stripped.split("=", 1)[-1].strip(' ,{}"')
     return ""
-

@@ -11,7 +11,11 @@ from memtool.scoring.brain.target import REGRESSIONS, BrainTarget
 
 
 def load_brain_targets(
-    specs: list[str], *, seed: int = 0, regression: str = "pls", impl: str = "fast",
+    specs: list[str],
+    *,
+    seed: int = 0,
+    regression: str = "pls",
+    impl: str = "fast",
     device=None,
 ) -> list[BrainTarget]:
     """Turn ``--brain`` specs into targets (see SPEC_HELP); local data may give several.
@@ -24,15 +28,11 @@ def load_brain_targets(
     unchanged).
     """
     if regression not in REGRESSIONS:
-        raise UsageError(
-            f"unknown brain regression '{regression}'", hint="use pls or ridge"
-        )
+        raise UsageError(f"unknown brain regression '{regression}'", hint="use pls or ridge")
     from memtool.scoring.brain_fast import IMPLS
 
     if impl not in IMPLS:
-        raise UsageError(
-            f"unknown brain regression implementation '{impl}'", hint="use fast or exact"
-        )
+        raise UsageError(f"unknown brain regression implementation '{impl}'", hint="use fast or exact")
     targets: list[BrainTarget] = []
     for spec in specs:
         spec = spec.strip()
@@ -42,16 +42,13 @@ def load_brain_targets(
             from memtool.data.neural import load_neural
 
             for data in load_neural(spec):
-                targets.append(local_target(data, seed=seed, regression=regression,
-                                            impl=impl, device=device))
+                targets.append(local_target(data, seed=seed, regression=regression, impl=impl, device=device))
         else:
             targets.append(registry_target(ALIASES.get(spec, spec), impl=impl, device=device))
     names = [t.target_id for t in targets]
     if len(set(names)) != len(names):
         dup = next(t.name for t in targets if names.count(t.target_id) > 1)
-        raise UsageError(
-            f"brain target {dup} was given twice", hint="pass each --brain once"
-        )
+        raise UsageError(f"brain target {dup} was given twice", hint="pass each --brain once")
     return targets
 
 
@@ -84,4 +81,3 @@ def check_registry_specs(specs: list[str]) -> None:
         spec = spec.strip()
         if spec and not _is_local(spec):
             registry_factory(ALIASES.get(spec, spec))
-

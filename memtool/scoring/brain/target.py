@@ -23,8 +23,13 @@ import numpy as np
 from memtool.brainscore_env import brainscore_version
 from memtool.errors import DataError
 from memtool.runtime import digest
-from memtool.scoring.brain.adapters import (VISUAL_DEGREES, Probed, make_layer_model,
-                                            make_probe, stimulus_paths)
+from memtool.scoring.brain.adapters import (
+    VISUAL_DEGREES,
+    Probed,
+    make_layer_model,
+    make_probe,
+    stimulus_paths,
+)
 from memtool.scoring.brain.guard import brainscore_call
 
 REGRESSIONS = ("pls", "ridge")  # brainscore's regression metrics (load_metric names)
@@ -37,9 +42,7 @@ class BrainScore:
     raw: float
     ceiling: float | None
     ceiled: float | None
-    error: (
-        float | None
-    )  # brainscore's error estimate of the returned score, where it gives one
+    error: float | None  # brainscore's error estimate of the returned score, where it gives one
     note: str | None = None  # why the score is missing, when it is
 
     @property
@@ -90,8 +93,11 @@ class BrainTarget:
         self.regression_impl: str | None = None
         self._ceiling: float | None | bool = False  # False: not computed yet
         probe = make_probe()
-        with brainscore_call(name, f"benchmark {name} failed before showing any images",
-                             hint="check the benchmark id and its data"):
+        with brainscore_call(
+            name,
+            f"benchmark {name} failed before showing any images",
+            hint="check the benchmark id and its data",
+        ):
             try:
                 benchmark(probe)
             except Probed:
@@ -101,11 +107,7 @@ class BrainTarget:
                 f"benchmark {name} never showed the model any images",
                 hint="only benchmarks that call look_at can score layers",
             )
-        ordered = (
-            stimulus_paths(probe.fitting_stimuli)
-            if probe.fitting_stimuli is not None
-            else []
-        )
+        ordered = stimulus_paths(probe.fitting_stimuli) if probe.fitting_stimuli is not None else []
         ordered += stimulus_paths(probe.stimuli)
         self._rows = {p: i for i, p in enumerate(dict.fromkeys(ordered))}
         self.stimuli = [Path(p) for p in self._rows]
@@ -120,8 +122,9 @@ class BrainTarget:
     def ceiling(self) -> float | None:
         """The benchmark's ceiling (computed once, by brainscore-vision), None if it has none."""
         if self._ceiling is False:
-            with brainscore_call(self.name, f"the ceiling of {self.name} cannot be computed",
-                                 hint="check the data's repeats"):
+            with brainscore_call(
+                self.name, f"the ceiling of {self.name} cannot be computed", hint="check the data's repeats"
+            ):
                 self._ceiling = finite(self.benchmark.ceiling)
         return self._ceiling
 
@@ -172,12 +175,12 @@ class BrainTarget:
             unscorable = "the layer's features are constant over the stimuli"
         if unscorable is not None:
             return BrainScore(math.nan, self.ceiling(), None, None, note=unscorable)
-        model = make_layer_model(
-            self.name, layer, features.astype(np.float64, copy=False), self._rows
-        )
-        with brainscore_call(self.name,
-                             f"brainscore-vision failed to score layer {layer} on {self.name}",
-                             hint="exclude the layer with --layers REGEX or report the problem"):
+        model = make_layer_model(self.name, layer, features.astype(np.float64, copy=False), self._rows)
+        with brainscore_call(
+            self.name,
+            f"brainscore-vision failed to score layer {layer} on {self.name}",
+            hint="exclude the layer with --layers REGEX or report the problem",
+        ):
             result = self.benchmark(model)
         return _brain_score(result)
 
@@ -235,4 +238,3 @@ def fast_regression(metric, impl: str, device):
     if impl == "fast":
         return FastRegressionMetric(metric, device=device), "fast"
     return metric, "exact"
-

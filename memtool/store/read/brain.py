@@ -47,13 +47,13 @@ def brain_targets(s: ReadSession) -> list[BrainTarget]:
     name, joins = name_sql(s, "b.brain_target_id")
     frame = s.frame(
         f"SELECT b.region, b.brain_target_id, any_value({name}) AS name FROM {LATEST} AS b "
-        f"{joins}GROUP BY b.region, b.brain_target_id")
+        f"{joins}GROUP BY b.region, b.brain_target_id"
+    )
     rows = sorted(frame.rows(), key=lambda r: (*region_order(r[0]), r[2] or "", r[1]))
     per_region: dict[str, int] = {}
     for region, *_ in rows:
         per_region[region] = per_region.get(region, 0) + 1
-    return [BrainTarget(region, target_id, name, per_region[region] > 1)
-            for region, target_id, name in rows]
+    return [BrainTarget(region, target_id, name, per_region[region] > 1) for region, target_id, name in rows]
 
 
 def shown_target_names(s: ReadSession) -> pl.DataFrame:
@@ -62,13 +62,15 @@ def shown_target_names(s: ReadSession) -> pl.DataFrame:
     name, joins = name_sql(s, "b.brain_target_id")
     return s.frame(
         f"SELECT DISTINCT b.model_id, b.reducer, b.region, coalesce({name}, b.brain_target_id) AS name "
-        f"FROM {LATEST} AS b {joins}WHERE b.region_choice = 1 ORDER BY region, name")
+        f"FROM {LATEST} AS b {joins}WHERE b.region_choice = 1 ORDER BY region, name"
+    )
 
 
 def stored_regions(s: ReadSession) -> list[str]:
     """Every region (target) with brain scores, by name."""
-    return s.frame("SELECT DISTINCT target FROM layer_scores WHERE target <> 'memorability'"
-                   " ORDER BY target")["target"].to_list()
+    return s.frame("SELECT DISTINCT target FROM layer_scores WHERE target <> 'memorability' ORDER BY target")[
+        "target"
+    ].to_list()
 
 
 def points(s: ReadSession, target: BrainTarget, setup: Setup | None = None) -> pl.DataFrame:
@@ -81,11 +83,14 @@ def points(s: ReadSession, target: BrainTarget, setup: Setup | None = None) -> p
     return s.frame(
         "WITH mem AS (SELECT model_id, any_value(model) AS model, layer, reducer,"
         "   any_value(relative_depth) AS depth, arg_max(score, created_at) AS memorability"
-        "   FROM layer_scores_pooled WHERE target = 'memorability'" + where +
-        "   GROUP BY model_id, layer, dataset_id, reducer),"
+        "   FROM layer_scores_pooled WHERE target = 'memorability'"
+        + where
+        + "   GROUP BY model_id, layer, dataset_id, reducer),"
         f" brain AS (SELECT model_id, layer_name AS layer, reducer, score AS brain FROM {LATEST}"
         "   WHERE region = ? AND brain_target_id = ?)"
         " SELECT mem.model, mem.layer, mem.depth, mem.memorability, brain.brain"
         " FROM mem JOIN brain USING (model_id, layer, reducer)"
         " WHERE mem.memorability IS NOT NULL AND brain.brain IS NOT NULL"
-        " ORDER BY mem.model, mem.depth, mem.layer", params + [target.region, target.target_id])
+        " ORDER BY mem.model, mem.depth, mem.layer",
+        params + [target.region, target.target_id],
+    )

@@ -43,16 +43,28 @@ def summary(s: ReadSession) -> dict:
         "   WHERE fold = 'pooled' AND target = 'memorability'),"
         " (SELECT count(*) FROM layer_scores), (SELECT count(*) FROM datasets),"
         " (SELECT max(version) FROM schema_migrations),"
-        " (SELECT count(*) FROM layers WHERE alias_of IS NOT NULL)")
-    keys = ("runs", "running", "models", "layers", "scored_layers", "score_rows", "datasets",
-            "schema_version", "aliases")
+        " (SELECT count(*) FROM layers WHERE alias_of IS NOT NULL)"
+    )
+    keys = (
+        "runs",
+        "running",
+        "models",
+        "layers",
+        "scored_layers",
+        "score_rows",
+        "datasets",
+        "schema_version",
+        "aliases",
+    )
     return dict(zip(keys, row))
 
 
 def fingerprint(s: ReadSession) -> tuple:
     """Cheap summary that changes whenever a writer adds scores or finishes a run."""
-    out = s.row("SELECT (SELECT count(*) FROM layer_scores), (SELECT max(created_at) FROM layer_scores),"
-                " (SELECT count(*) FROM runs), (SELECT list(status ORDER BY run_id) FROM runs)")
+    out = s.row(
+        "SELECT (SELECT count(*) FROM layer_scores), (SELECT max(created_at) FROM layer_scores),"
+        " (SELECT count(*) FROM runs), (SELECT list(status ORDER BY run_id) FROM runs)"
+    )
     if s.has(FINETUNE_RUNS):
         changed = "max(updated_at)" if "updated_at" in s.columns_of(FINETUNE_RUNS) else "NULL"
         out += s.row(f"SELECT count(*), {changed} FROM {FINETUNE_RUNS}")
@@ -70,11 +82,15 @@ def live_durations(frame: pl.DataFrame, now: datetime | None = None) -> pl.DataF
     """``duration_s`` of a run still running (no ``finished_at``): the time since it started."""
     now = now or datetime.now(timezone.utc).replace(tzinfo=None)  # the store keeps UTC
     since = (pl.lit(now) - pl.col("started_at")).dt.total_microseconds() / 1e6
-    running = (pl.col("status") == "running") & pl.col("finished_at").is_null() \
-        & pl.col("started_at").is_not_null()
+    running = (
+        (pl.col("status") == "running") & pl.col("finished_at").is_null() & pl.col("started_at").is_not_null()
+    )
     return frame.with_columns(
-        pl.when(running).then(pl.max_horizontal(since, 0.0)).otherwise(pl.col("duration_s"))
-        .alias("duration_s"))
+        pl.when(running)
+        .then(pl.max_horizontal(since, 0.0))
+        .otherwise(pl.col("duration_s"))
+        .alias("duration_s")
+    )
 
 
 def datasets(s: ReadSession) -> pl.DataFrame:
@@ -88,14 +104,16 @@ def setups(s: ReadSession) -> list[Setup]:
         "SELECT dataset_id, any_value(dataset) AS dataset, reducer,"
         " count(DISTINCT model_id || '/' || layer) AS n FROM layer_scores_pooled"
         " WHERE target = 'memorability' GROUP BY dataset_id, reducer"
-        " ORDER BY n DESC, dataset, reducer")
+        " ORDER BY n DESC, dataset, reducer"
+    )
     return [Setup(*row) for row in frame.rows()]
 
 
 def scored_models(s: ReadSession) -> list[str]:
     """Names of the models with memorability scores."""
-    return s.frame("SELECT DISTINCT model FROM layer_scores_pooled WHERE target = 'memorability'"
-                   " ORDER BY model")["model"].to_list()
+    return s.frame(
+        "SELECT DISTINCT model FROM layer_scores_pooled WHERE target = 'memorability' ORDER BY model"
+    )["model"].to_list()
 
 
 def model_names(s: ReadSession) -> list[str]:
@@ -106,8 +124,9 @@ def model_names(s: ReadSession) -> list[str]:
     return names
 
 
-def match_models(names: Sequence[str], patterns: str | Sequence[str] | None, *,
-                 substring: bool = False) -> list[str]:
+def match_models(
+    names: Sequence[str], patterns: str | Sequence[str] | None, *, substring: bool = False
+) -> list[str]:
     """The distinct names (sorted) that match any pattern, case-insensitively.
 
     A pattern is a glob on the full name (``timm:res*``) or on the name without its source
@@ -140,8 +159,9 @@ def resolve_runs(s: ReadSession, wanted: Sequence[str] | None) -> list[str] | No
         hits = [r for r in known if r == run] or [r for r in known if r.startswith(run)]
         if len(hits) != 1:
             what = "matches several runs" if hits else "is not in the database"
-            raise UsageError(f"run '{run}' {what}",
-                             hint="list runs with: memtool query \"SELECT * FROM run_overview\"")
+            raise UsageError(
+                f"run '{run}' {what}", hint='list runs with: memtool query "SELECT * FROM run_overview"'
+            )
         if hits[0] not in out:
             out.append(hits[0])
     return sorted(out)

@@ -16,16 +16,51 @@ from memtool.store.read.brain import name_sql
 from memtool.store.read.catalog import FINETUNE_EPOCHS, FINETUNE_RUNS
 from memtool.store.read.session import ReadSession, region_order
 
-JOB_COLUMNS = ("model", "dataset", "split", "status", "epochs_done", "epochs_planned",
-               "best_epoch", "best_val_rho", "test_rho", "test_ci_low", "test_ci_high",
-               "penultimate_layer", "IT", "pretrained_IT", "error", "finetune_id", "dataset_id")
+JOB_COLUMNS = (
+    "model",
+    "dataset",
+    "split",
+    "status",
+    "epochs_done",
+    "epochs_planned",
+    "best_epoch",
+    "best_val_rho",
+    "test_rho",
+    "test_ci_low",
+    "test_ci_high",
+    "penultimate_layer",
+    "IT",
+    "pretrained_IT",
+    "error",
+    "finetune_id",
+    "dataset_id",
+)
 EPOCH_COLUMNS = ("finetune_id", "epoch", "train_loss", "val_loss", "val_rho")
-RELATION_COLUMNS = ("model", "dataset", "dataset_id", "split", "region", "brain_target_id",
-                    "test_rho", "finetuned_similarity", "pretrained_similarity")
-RELATION_STATS_COLUMNS = ("dataset_id", "split", "region", "brain_target_id",
-                          "finetuned_n", "finetuned_rho", "finetuned_ci_low", "finetuned_ci_high",
-                          "from_pretrained_n", "from_pretrained_rho", "from_pretrained_ci_low",
-                          "from_pretrained_ci_high")
+RELATION_COLUMNS = (
+    "model",
+    "dataset",
+    "dataset_id",
+    "split",
+    "region",
+    "brain_target_id",
+    "test_rho",
+    "finetuned_similarity",
+    "pretrained_similarity",
+)
+RELATION_STATS_COLUMNS = (
+    "dataset_id",
+    "split",
+    "region",
+    "brain_target_id",
+    "finetuned_n",
+    "finetuned_rho",
+    "finetuned_ci_low",
+    "finetuned_ci_high",
+    "from_pretrained_n",
+    "from_pretrained_rho",
+    "from_pretrained_ci_low",
+    "from_pretrained_ci_high",
+)
 FINETUNE_VIEWS = ("finetune_results", "finetune_penultimate_scores")
 
 
@@ -80,8 +115,9 @@ def finetune(s: ReadSession) -> FinetuneJobs | None:
     epochs = s.select_present(FINETUNE_EPOCHS, EPOCH_COLUMNS, "ORDER BY finetune_id, epoch")
     relation = stats = pl.DataFrame()
     if s.has("finetune_penultimate_scores"):
-        relation = s.select_present("finetune_penultimate_scores", RELATION_COLUMNS,
-                                    "ORDER BY dataset, split, region, model")
+        relation = s.select_present(
+            "finetune_penultimate_scores", RELATION_COLUMNS, "ORDER BY dataset, split, region, model"
+        )
     if s.has("finetune_brain_relation"):
         stats = s.select_present("finetune_brain_relation", RELATION_STATS_COLUMNS)
     return FinetuneJobs(jobs, epochs, relation, stats)
@@ -91,8 +127,10 @@ def finetuned_model_ids(s: ReadSession) -> list[str]:
     """Model ids of fine-tuned checkpoints (their layers are not the pretrained model's)."""
     if not s.has(FINETUNE_RUNS):
         return []
-    return s.frame(f"SELECT DISTINCT finetuned_model_id FROM {FINETUNE_RUNS} "
-                   "WHERE finetuned_model_id IS NOT NULL ORDER BY 1")["finetuned_model_id"].to_list()
+    return s.frame(
+        f"SELECT DISTINCT finetuned_model_id FROM {FINETUNE_RUNS} "
+        "WHERE finetuned_model_id IS NOT NULL ORDER BY 1"
+    )["finetuned_model_id"].to_list()
 
 
 def count_jobs(s: ReadSession) -> int:
@@ -112,11 +150,11 @@ def completed_runs(s: ReadSession) -> pl.DataFrame | None:
         "FROM finetune_results AS r JOIN finetune_runs AS f USING (finetune_id) "
         "LEFT JOIN datasets AS d ON d.dataset_id = r.dataset_id "
         "WHERE r.status = 'completed' AND r.test_rho IS NOT NULL "
-        "ORDER BY r.model, r.random_init, r.dataset, r.split, r.finetune_id")
+        "ORDER BY r.model, r.random_init, r.dataset, r.split, r.finetune_id"
+    )
 
 
-def penultimate_scores(s: ReadSession, finetune_ids: Sequence[str],
-                       regions: Sequence[str]) -> pl.DataFrame:
+def penultimate_scores(s: ReadSession, finetune_ids: Sequence[str], regions: Sequence[str]) -> pl.DataFrame:
     """``finetune_penultimate_scores`` rows of these runs and regions, with the brain target's name."""
     name, joins = name_sql(s, "p.brain_target_id")
     return s.frame(
@@ -126,7 +164,8 @@ def penultimate_scores(s: ReadSession, finetune_ids: Sequence[str],
         f"p.dataset_id, p.brain_target_id FROM finetune_penultimate_scores AS p {joins}"
         "WHERE list_contains(?, p.finetune_id) AND list_contains(?, p.region) "
         "ORDER BY p.dataset, p.split, p.region, brain_target, p.model, p.finetune_id",
-        [list(finetune_ids), list(regions)])
+        [list(finetune_ids), list(regions)],
+    )
 
 
 # -- the study's findings (memtool.report.study) ---------------------------------------------
@@ -145,7 +184,8 @@ def pretrained_layers(s: ReadSession, regions: Sequence[str]) -> pl.DataFrame:
         f"SELECT w.model, w.model_id, w.setup_id, w.relative_depth, w.memorability, {cols} "
         "FROM layer_scores_wide AS w JOIN pretrained_models AS p ON p.model_id = w.model_id "
         "WHERE w.alias_of IS NULL AND w.memorability IS NOT NULL AND w.reducer = 'pool' "
-        "ORDER BY w.model, w.model_id, w.setup_id, w.layer_index, w.layer")
+        "ORDER BY w.model, w.model_id, w.setup_id, w.layer_index, w.layer"
+    )
 
 
 def brain_relation(s: ReadSession) -> pl.DataFrame:
@@ -158,7 +198,8 @@ def brain_relation(s: ReadSession) -> pl.DataFrame:
         "pretrained_penult_n AS pre_n, pretrained_penult_rho AS pre_rho, "
         "pretrained_penult_ci_low AS pre_ci_low, pretrained_penult_ci_high AS pre_ci_high, "
         "pretrained_best_rho AS pre_best_rho "
-        "FROM finetune_brain_relation ORDER BY dataset, split, region")
+        "FROM finetune_brain_relation ORDER BY dataset, split, region"
+    )
 
 
 def evaluations_on_test(s: ReadSession) -> pl.DataFrame:
@@ -173,4 +214,5 @@ def evaluations_on_test(s: ReadSession) -> pl.DataFrame:
         "e.dataset, e.split, e.part, e.n_images AS n, e.rho, e.ci_low, e.ci_high, d.ceiling "
         "FROM evaluations AS e JOIN ft USING (dataset_id, split) "
         "LEFT JOIN datasets AS d USING (dataset_id) "
-        "WHERE e.part = 'test' ORDER BY e.dataset, e.split, e.rho DESC")
+        "WHERE e.part = 'test' ORDER BY e.dataset, e.split, e.rho DESC"
+    )

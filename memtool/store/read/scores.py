@@ -18,14 +18,15 @@ def wide(s: ReadSession, *, aliases: bool = True) -> pl.DataFrame:
     """``layer_scores_wide``: one row per model x layer x memorability setup, brain regions as
     columns; ``aliases=False`` leaves out the layers that share another layer's output."""
     where = "" if aliases else " WHERE alias_of IS NULL"
-    return s.frame(f"SELECT * FROM layer_scores_wide{where} "
-                   "ORDER BY model, dataset, reducer, setup_id, model_id, layer_index, layer")
+    return s.frame(
+        f"SELECT * FROM layer_scores_wide{where} "
+        "ORDER BY model, dataset, reducer, setup_id, model_id, layer_index, layer"
+    )
 
 
 def best_layers(s: ReadSession) -> pl.DataFrame:
     """``best_layer_per_model``: each model's best memorability layer per setup."""
-    return s.frame("SELECT * FROM best_layer_per_model "
-                   "ORDER BY dataset, reducer, setup_id, model, model_id")
+    return s.frame("SELECT * FROM best_layer_per_model ORDER BY dataset, reducer, setup_id, model, model_id")
 
 
 def run_setups(s: ReadSession, run_ids: Sequence[str]) -> pl.DataFrame:
@@ -38,7 +39,9 @@ def run_setups(s: ReadSession, run_ids: Sequence[str]) -> pl.DataFrame:
         "WHERE m.target = 'memorability' AND m.model_id IN ("
         "  SELECT model_id FROM layer_scores "
         "  WHERE list_contains(?, run_id) AND target <> 'memorability') "
-        "ORDER BY model_id, setup_id", [list(run_ids), list(run_ids)])
+        "ORDER BY model_id, setup_id",
+        [list(run_ids), list(run_ids)],
+    )
 
 
 # -- the analysis views (memtool analyze) ---------------------------------------------------
@@ -60,8 +63,9 @@ def _where(terms: list[str]) -> str:
     return (" WHERE " + " AND ".join(f"({t})" for t in terms)) if terms else ""
 
 
-def brain_correlations(s: ReadSession, *, models=None, targets=None, model_ids=None,
-                       dataset_id=None) -> pl.DataFrame:
+def brain_correlations(
+    s: ReadSession, *, models=None, targets=None, model_ids=None, dataset_id=None
+) -> pl.DataFrame:
     """``memorability_brain_partial`` rows with the Fisher-z CI of rho from
     ``memorability_brain_correlation``: pooled rows first, then per model.
 
@@ -82,7 +86,10 @@ def brain_correlations(s: ReadSession, *, models=None, targets=None, model_ids=N
         "ON c.scope = p.scope AND c.model_id IS NOT DISTINCT FROM p.model_id "
         "AND c.memorability_setup_id = p.memorability_setup_id "
         "AND c.brain_setup_id = p.brain_setup_id AND c.region = p.region"
-        + _where(terms) + " ORDER BY p.scope DESC, p.model, p.region, p.brain_target", params)
+        + _where(terms)
+        + " ORDER BY p.scope DESC, p.model, p.region, p.brain_target",
+        params,
+    )
 
 
 RANK_GROUP = ("scope", "model_id", "memorability_setup_id", "brain_setup_id", "region")
@@ -93,27 +100,39 @@ def brain_layer_pairs(s: ReadSession) -> pl.DataFrame:
     """``memorability_brain_ranks``: per correlation group, each layer's memorability and brain
     score and relative depth (what the bootstrap over layers resamples), in a fixed order:
     the bootstrap draws layers by position, so an unordered read would change its CIs."""
-    return s.frame(f"SELECT {', '.join(RANK_GROUP)}, memorability, brain, relative_depth "
-                   "FROM memorability_brain_ranks ORDER BY ALL")
+    return s.frame(
+        f"SELECT {', '.join(RANK_GROUP)}, memorability, brain, relative_depth "
+        "FROM memorability_brain_ranks ORDER BY ALL"
+    )
 
 
-def _view(s: ReadSession, view: str, columns: str, filters: tuple[list[str], list],
-          order: str) -> pl.DataFrame:
+def _view(
+    s: ReadSession, view: str, columns: str, filters: tuple[list[str], list], order: str
+) -> pl.DataFrame:
     terms, params = filters
     return s.frame(f"SELECT {columns} FROM {view}{_where(terms)} ORDER BY {order}", params)
 
 
 def best_memorability_layer_brain(s: ReadSession, *, models=None, targets=None) -> pl.DataFrame:
     """``best_memorability_layer_brain``: each model's best memorability layer and its brain scores."""
-    return _view(s, "best_memorability_layer_brain",
-                 "model, best_memorability_layer, relative_depth, memorability, brain_target, region, "
-                 "brain_metric, brain, brain_rank, n_brain_layers, best_brain_layer, best_brain_score",
-                 _filters(models, targets, scoped=False), "model, region, brain_target")
+    return _view(
+        s,
+        "best_memorability_layer_brain",
+        "model, best_memorability_layer, relative_depth, memorability, brain_target, region, "
+        "brain_metric, brain, brain_rank, n_brain_layers, best_brain_layer, best_brain_score",
+        _filters(models, targets, scoped=False),
+        "model, region, brain_target",
+    )
 
 
 def region_tracking(s: ReadSession, *, models=None) -> pl.DataFrame:
     """``brain_region_tracking_memorability``: the target whose similarity best tracks memorability."""
-    return _view(s, "brain_region_tracking_memorability",
-                 "scope, model, best_target, best_region, n_layers, spearman, partial_spearman, "
-                 "runner_up_target, runner_up_spearman, best_partial_target, best_partial_spearman, "
-                 "n_targets", _filters(models, None, scoped=True), "scope DESC, model")
+    return _view(
+        s,
+        "brain_region_tracking_memorability",
+        "scope, model, best_target, best_region, n_layers, spearman, partial_spearman, "
+        "runner_up_target, runner_up_spearman, best_partial_target, best_partial_spearman, "
+        "n_targets",
+        _filters(models, None, scoped=True),
+        "scope DESC, model",
+    )

@@ -51,9 +51,11 @@ class ReadSession:
     def relations(self) -> set[str]:
         """Names of the tables and views in the store's main schema."""
         if self._relations is None:
-            self._relations = set(self.frame(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
-            )["table_name"].to_list())
+            self._relations = set(
+                self.frame("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")[
+                    "table_name"
+                ].to_list()
+            )
         return self._relations
 
     def has(self, *relations: str) -> bool:
@@ -62,7 +64,9 @@ class ReadSession:
     def columns_of(self, relation: str) -> list[str]:
         return self.frame(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main'"
-            " AND table_name = ? ORDER BY ordinal_position", [relation])["column_name"].to_list()
+            " AND table_name = ? ORDER BY ordinal_position",
+            [relation],
+        )["column_name"].to_list()
 
     def select_present(self, relation: str, wanted: Sequence[str], tail: str = "") -> pl.DataFrame:
         """SELECT the wanted columns that ``relation`` has (the others come back as NULL).
@@ -79,8 +83,9 @@ class ReadSession:
         if name in self.relations():
             return
         root = sql_dir() / "views"
-        path = next((p for p in (root / "staging" / f"{name}.sql", root / f"{name}.sql") if p.is_file()),
-                    None)
+        path = next(
+            (p for p in (root / "staging" / f"{name}.sql", root / f"{name}.sql") if p.is_file()), None
+        )
         if path is None:
             raise StoreError(f"memtool has no view {name}", hint="reinstall memtool")
         text = path.read_text(encoding="utf-8")

@@ -62,7 +62,7 @@ class CorrelationData:
 class Selection:
     target: BrainTarget
     setup: Setup | None
-    scope: str          # ALL, PATTERN or "model:<name>"
+    scope: str  # ALL, PATTERN or "model:<name>"
     pattern: str
 
     def describe(self) -> str:
@@ -103,8 +103,7 @@ class CorrelationScreen(MemtoolScreen):
 
     def fetch(self, session: ReadSession) -> CorrelationData:
         self._points = {}
-        return CorrelationData(read.brain_targets(session), read.setups(session),
-                               read.scored_models(session))
+        return CorrelationData(read.brain_targets(session), read.setups(session), read.scored_models(session))
 
     def show(self, data: CorrelationData) -> None:
         self.data = data
@@ -117,8 +116,11 @@ class CorrelationScreen(MemtoolScreen):
             self._values["#target"] = labels
             if labels:
                 regions = [t.region for t in data.targets]
-                target.value = old_target if old_target in labels else (
-                    labels[regions.index("IT")] if "IT" in regions else labels[0])
+                target.value = (
+                    old_target
+                    if old_target in labels
+                    else (labels[regions.index("IT")] if "IT" in regions else labels[0])
+                )
             scope = self.query_one("#scope", Select)
             old_scope = scope.value
             options = [(ALL, ALL), ("by pattern", PATTERN)] + [(m, f"model:{m}") for m in data.models]
@@ -143,8 +145,12 @@ class CorrelationScreen(MemtoolScreen):
         target = next((t for t in self.data.targets if t.label == label), self.data.targets[0])
         setup_index = self.query_one("#setup", Select).value
         setup = self.data.setups[setup_index] if isinstance(setup_index, int) and self.data.setups else None
-        return Selection(target, setup, str(self.query_one("#scope", Select).value),
-                         self.query_one("#pattern", Input).value.strip())
+        return Selection(
+            target,
+            setup,
+            str(self.query_one("#scope", Select).value),
+            self.query_one("#pattern", Input).value.strip(),
+        )
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if not self._updating:
@@ -189,8 +195,10 @@ class CorrelationScreen(MemtoolScreen):
         if sel is None:
             self.result = None
             self.plot_info = charts.empty(plot, "no brain scores in this store")
-            stats.update("[b]No brain scores yet.[/b]\n\nScore layers against brain data with\n"
-                         "[b]memtool sweep --brain IT[/b]\nthen press r.")
+            stats.update(
+                "[b]No brain scores yet.[/b]\n\nScore layers against brain data with\n"
+                "[b]memtool sweep --brain IT[/b]\nthen press r."
+            )
             return
         stats.update("[dim]computing…[/dim]")
         self._compute(sel)
@@ -205,8 +213,10 @@ class CorrelationScreen(MemtoolScreen):
                     points = self._points[key] = read.points(session, sel.target, sel.setup)
             except (MemtoolError, duckdb.Error) as exc:
                 text = exc.one_line() if isinstance(exc, MemtoolError) else " ".join(str(exc).split())
-                self.app.call_from_thread(self.query_one("#corr-stats", Static).update,
-                                          f"[red]cannot read the scores: {escape(text)}[/red]")
+                self.app.call_from_thread(
+                    self.query_one("#corr-stats", Static).update,
+                    f"[red]cannot read the scores: {escape(text)}[/red]",
+                )
                 return
         models = sorted(set(points["model"].to_list()))
         if sel.scope == PATTERN:
@@ -228,16 +238,21 @@ class CorrelationScreen(MemtoolScreen):
         title = f"memorability vs {sel.target.label} · {sel.describe()}"
         if sel.setup is not None and len(self.data.setups) > 1:
             title += f" · {sel.setup.label}"
-        self.plot_info = charts.scatter(self.query_one("#scatter", PlotextPlot), points,
-                                        sel.target.label, title)
-        lines = [f"[b]memorability vs {escape(sel.target.label)}[/b]",
-                 f"{escape(sel.describe())}",
-                 f"{plural(result.n, 'layer')}, {plural(len(per_model), 'model')}", "",
-                 f"Spearman ρ       {fmt(result.spearman)}",
-                 f"  95% CI  {fmt_ci(result.spearman_ci)}",
-                 f"Pearson r        {fmt(result.pearson)}",
-                 f"partial ρ|depth  {fmt(result.partial_spearman)}",
-                 f"  95% CI  {fmt_ci(result.partial_ci)}", ""]
+        self.plot_info = charts.scatter(
+            self.query_one("#scatter", PlotextPlot), points, sel.target.label, title
+        )
+        lines = [
+            f"[b]memorability vs {escape(sel.target.label)}[/b]",
+            f"{escape(sel.describe())}",
+            f"{plural(result.n, 'layer')}, {plural(len(per_model), 'model')}",
+            "",
+            f"Spearman ρ       {fmt(result.spearman)}",
+            f"  95% CI  {fmt_ci(result.spearman_ci)}",
+            f"Pearson r        {fmt(result.pearson)}",
+            f"partial ρ|depth  {fmt(result.partial_spearman)}",
+            f"  95% CI  {fmt_ci(result.partial_ci)}",
+            "",
+        ]
         if result.n <= 3:
             lines.append("[yellow]too few layers for a correlation[/yellow]")
         if per_model:

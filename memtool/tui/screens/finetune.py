@@ -32,8 +32,20 @@ EMPTY = (
     "learning curves per model, and fine-tuned test rho against the brain similarity of each "
     "model's penultimate layer once those layers are scored."
 )
-TABLE_COLUMNS = ("model", "test_rho", "test_ci", "status", "epochs", "best_val_rho", "IT",
-                 "pretrained_IT", "dataset", "split", "finetune_id", "dataset_id")
+TABLE_COLUMNS = (
+    "model",
+    "test_rho",
+    "test_ci",
+    "status",
+    "epochs",
+    "best_val_rho",
+    "IT",
+    "pretrained_IT",
+    "dataset",
+    "split",
+    "finetune_id",
+    "dataset_id",
+)
 
 
 def _ci(low, high) -> tuple | None:
@@ -65,9 +77,13 @@ class FinetuneScreen(MemtoolScreen):
     def compose_body(self) -> ComposeResult:
         yield Static(id="ft-empty")
         with Horizontal(id="ft-body"):
-            yield VirtualTable(id="ft-jobs", hidden=("finetune_id", "dataset_id"),
-                               formatters={"test_ci": _fmt_ci}, max_widths={"model": 24},
-                               row_key=lambda row: row[-2])
+            yield VirtualTable(
+                id="ft-jobs",
+                hidden=("finetune_id", "dataset_id"),
+                formatters={"test_ci": _fmt_ci},
+                max_widths={"model": 24},
+                row_key=lambda row: row[-2],
+            )
             with Vertical(id="ft-plots"):
                 yield PlotextPlot(id="ft-curve")
                 yield PlotextPlot(id="ft-relation")
@@ -88,9 +104,22 @@ class FinetuneScreen(MemtoolScreen):
         rows = []
         for job in data.jobs.to_dicts():
             epochs = f"{job['epochs_done'] or 0}/{job['epochs_planned'] or '?'}"
-            rows.append((job["model"], job["test_rho"], _ci(job["test_ci_low"], job["test_ci_high"]),
-                         job["status"], epochs, job["best_val_rho"], job["IT"], job["pretrained_IT"],
-                         job["dataset"], job["split"], job["finetune_id"], job["dataset_id"]))
+            rows.append(
+                (
+                    job["model"],
+                    job["test_rho"],
+                    _ci(job["test_ci_low"], job["test_ci_high"]),
+                    job["status"],
+                    epochs,
+                    job["best_val_rho"],
+                    job["IT"],
+                    job["pretrained_IT"],
+                    job["dataset"],
+                    job["split"],
+                    job["finetune_id"],
+                    job["dataset_id"],
+                )
+            )
         table = self.query_one("#ft-jobs", VirtualTable)
         table.set_data(TABLE_COLUMNS, rows)
         self._select(table.current_row)
@@ -124,8 +153,10 @@ class FinetuneScreen(MemtoolScreen):
         regions = data.regions(job["dataset_id"], job["split"])
         if not regions:
             self.relation_info = charts.empty(plot, "test rho vs penultimate similarity: not scored yet")
-            stats.update("[dim]score the penultimate layers for brain similarity (see the fine-tuning"
-                         " docs) to relate them to test rho across models[/dim]")
+            stats.update(
+                "[dim]score the penultimate layers for brain similarity (see the fine-tuning"
+                " docs) to relate them to test rho across models[/dim]"
+            )
             return
         if self.brain_region not in regions:
             self.brain_region = "IT" if "IT" in regions else regions[0]
@@ -136,15 +167,20 @@ class FinetuneScreen(MemtoolScreen):
             "pretrained": ([p["pretrained_similarity"] for p in points], [p["test_rho"] for p in points]),
         }
         self.relation_info = charts.relation(
-            plot, f"test rho vs penultimate {self.brain_region} · {job['dataset']} {job['split']}", series,
-            xlabel=f"penultimate {self.brain_region}", ylabel="test rho")
+            plot,
+            f"test rho vs penultimate {self.brain_region} · {job['dataset']} {job['split']}",
+            series,
+            xlabel=f"penultimate {self.brain_region}",
+            ylabel="test rho",
+        )
         summary = data.relation_summary(job["dataset_id"], job["split"], self.brain_region)
         if summary:
             s = summary[0]
             stats.update(
                 f"Spearman across {plural(len(set(models)), 'model')}: fine-tuned layer "
                 f"{_rho(s['finetuned_rho'], s['finetuned_n'])} · pretrained layer "
-                f"{_rho(s['from_pretrained_rho'], s['from_pretrained_n'])} [dim](t: region)[/dim]")
+                f"{_rho(s['from_pretrained_rho'], s['from_pretrained_n'])} [dim](t: region)[/dim]"
+            )
         else:
             stats.update("")
 

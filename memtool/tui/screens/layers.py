@@ -46,9 +46,16 @@ class LayerRows:
     @classmethod
     def build(cls, frame: pl.DataFrame) -> "LayerRows":
         """From ``layer_scores_wide`` rows (``memtool.store.read.wide``)."""
-        recs = frame.rename({"relative_depth": "depth", "module_type": "type",
-                             "memorability": "rho", "memorability_ci_low": "ci_low",
-                             "memorability_ci_high": "ci_high", "output_shape": "shape"}).to_dicts()
+        recs = frame.rename(
+            {
+                "relative_depth": "depth",
+                "module_type": "type",
+                "memorability": "rho",
+                "memorability_ci_low": "ci_low",
+                "memorability_ci_high": "ci_high",
+                "output_shape": "shape",
+            }
+        ).to_dicts()
         brain = [t for t in STANDARD_TARGETS if any(r[t] is not None for r in recs)]
         multi = len({(r["dataset"], r["reducer"]) for r in recs}) > 1
         columns = ["model", "layer", "depth", "type", "rho", "ci95", *brain]
@@ -57,8 +64,7 @@ class LayerRows:
         rows, hay = [], []
         for r in recs:
             ci = (r["ci_low"], r["ci_high"]) if r["ci_low"] is not None else None
-            row = [r["model"], r["layer"], r["depth"], r["type"], r["rho"], ci,
-                   *[r[t] for t in brain]]
+            row = [r["model"], r["layer"], r["depth"], r["type"], r["rho"], ci, *[r[t] for t in brain]]
             row += [r["dataset"], r["reducer"]] if multi else []
             row += [r["shape"], r["alias_of"], r["model_id"], r["setup_id"]]
             rows.append(tuple(row))
@@ -69,8 +75,11 @@ class LayerRows:
 def filter_rows(data: LayerRows, text: str, show_aliases: bool) -> list[tuple]:
     terms = text.lower().split()
     alias = data.columns.index("alias_of")
-    return [row for row, hay in zip(data.rows, data.haystacks)
-            if (show_aliases or row[alias] is None) and all(t in hay for t in terms)]
+    return [
+        row
+        for row, hay in zip(data.rows, data.haystacks)
+        if (show_aliases or row[alias] is None) and all(t in hay for t in terms)
+    ]
 
 
 class LayersScreen(MemtoolScreen):
@@ -91,15 +100,21 @@ class LayersScreen(MemtoolScreen):
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="layers-bar", classes="bar"):
-            yield Input(placeholder="filter: words in model, layer or type (e.g. resnet conv)",
-                        id="filter", compact=True)
+            yield Input(
+                placeholder="filter: words in model, layer or type (e.g. resnet conv)",
+                id="filter",
+                compact=True,
+            )
             yield Label("", id="layers-count")
         with Container(id="layers-body"):
             yield VirtualTable(
-                id="layers", hidden=("alias_of", "model_id", "setup_id"),
-                formatters={"ci95": format_ci}, max_widths={"model": 24, "layer": 32},
+                id="layers",
+                hidden=("alias_of", "model_id", "setup_id"),
+                formatters={"ci95": format_ci},
+                max_widths={"model": 24, "layer": 32},
                 empty_text="no scored layers yet: run `memtool sweep --db FILE`",
-                row_key=lambda row: (row[-2], row[1], row[-1]))
+                row_key=lambda row: (row[-2], row[1], row[-1]),
+            )
             yield PlotextPlot(id="depth-plot")
 
     def on_mount(self) -> None:
@@ -125,7 +140,9 @@ class LayersScreen(MemtoolScreen):
         table.hidden = {"model_id", "setup_id"} | (set() if self.show_aliases else {"alias_of"})
         empty = "no layer matches the filter" if self.data.rows else None
         table.set_data(self.data.columns, rows, empty_text=empty)
-        total = sum(1 for r in self.data.rows if self.show_aliases or r[self.data.columns.index("alias_of")] is None)
+        total = sum(
+            1 for r in self.data.rows if self.show_aliases or r[self.data.columns.index("alias_of")] is None
+        )
         aliases = "aliases shown" if self.show_aliases else "aliases hidden (a)"
         self.query_one("#layers-count", Label).update(f" {len(rows):,} of {total:,} layers · {aliases}")
         self.update_plot(table.current_row)
@@ -157,9 +174,14 @@ class LayersScreen(MemtoolScreen):
             return
         self._plotted = key
         alias, mid, sid = (cols.index(c) for c in ("alias_of", "model_id", "setup_id"))
-        rows = sorted((r for r in self.data.rows
-                       if r[mid] == rec["model_id"] and r[sid] == rec["setup_id"] and r[alias] is None),
-                      key=lambda r: r[cols.index("depth")] or 0.0)
+        rows = sorted(
+            (
+                r
+                for r in self.data.rows
+                if r[mid] == rec["model_id"] and r[sid] == rec["setup_id"] and r[alias] is None
+            ),
+            key=lambda r: r[cols.index("depth")] or 0.0,
+        )
         depth = [r[cols.index("depth")] for r in rows]
         series = {"memorability": [r[cols.index("rho")] for r in rows]}
         for target in self.data.brain:

@@ -53,22 +53,45 @@ class OverviewScreen(MemtoolScreen):
     def compose_body(self) -> ComposeResult:
         yield Static(id="summary")
         yield Label("Runs", classes="section")
-        yield VirtualTable(id="runs", empty_text="no runs yet: `memtool sweep --db FILE` adds one",
-                           formatters={"status": format_status, "duration_s": format_duration},
-                           row_key=lambda row: row[0])
+        yield VirtualTable(
+            id="runs",
+            empty_text="no runs yet: `memtool sweep --db FILE` adds one",
+            formatters={"status": format_status, "duration_s": format_duration},
+            row_key=lambda row: row[0],
+        )
         yield Static(id="run-detail")
         yield Label("Data sets", classes="section")
-        yield VirtualTable(id="datasets", empty_text="no data sets yet",
-                           formatters={"ceiling": lambda v: format_value(v)})
+        yield VirtualTable(
+            id="datasets", empty_text="no data sets yet", formatters={"ceiling": lambda v: format_value(v)}
+        )
 
     def fetch(self, session: ReadSession) -> OverviewData:
-        runs = read.live_durations(read.runs(session)).sort(
-            ["started_at", "run_id"], descending=[True, False], nulls_last=True).select(
-            "run_id", "kind", "status", models="n_models", layers="n_layers_scored",
-            duration_s="duration_s", started_at="started_at", command="command", error="error")
+        runs = (
+            read.live_durations(read.runs(session))
+            .sort(["started_at", "run_id"], descending=[True, False], nulls_last=True)
+            .select(
+                "run_id",
+                "kind",
+                "status",
+                models="n_models",
+                layers="n_layers_scored",
+                duration_s="duration_s",
+                started_at="started_at",
+                command="command",
+                error="error",
+            )
+        )
         datasets = read.datasets(session).select(
-            "name", "kind", images="n_images", splits="n_splits", split_kind="split_kind",
-            ceiling="ceiling", score_mean="score_mean", citation="citation", spec="spec")
+            "name",
+            "kind",
+            images="n_images",
+            splits="n_splits",
+            split_kind="split_kind",
+            ceiling="ceiling",
+            score_mean="score_mean",
+            citation="citation",
+            spec="spec",
+        )
         return OverviewData({**read.summary(session), "path": session.path}, runs, datasets)
 
     def show(self, data: OverviewData) -> None:
@@ -82,7 +105,8 @@ class OverviewScreen(MemtoolScreen):
             f" {s['scored_layers']:,} of {plural(s['layers'], 'layer')} scored for memorability"
             f" (+{plural(s['aliases'], 'alias', 'aliases')}) ·"
             f" {plural(s['score_rows'], 'score row')} · {plural(s['datasets'], 'data set')}\n"
-            f"[dim]{live}r refreshes · 1-5 switch screens · q quits[/]")
+            f"[dim]{live}r refreshes · 1-5 switch screens · q quits[/]"
+        )
         self.query_one("#runs", VirtualTable).set_data(data.runs.columns, data.runs.rows())
         self.query_one("#datasets", VirtualTable).set_data(data.datasets.columns, data.datasets.rows())
         self._show_detail(self.query_one("#runs", VirtualTable).current_row)

@@ -72,7 +72,8 @@ class ExportScreen(ModalScreen[Path | None]):
         path = Path(text).expanduser() if text else None
         if path is None or path.suffix.lower() not in EXPORT_FORMATS:
             self.query_one("#export-error", Static).update(
-                "[red]end the file name with .csv, .parquet or .json[/red]")
+                "[red]end the file name with .csv, .parquet or .json[/red]"
+            )
             return
         self.dismiss(path)
 
@@ -105,8 +106,9 @@ class SqlScreen(MemtoolScreen):
     def compose_body(self) -> ComposeResult:
         self.history = QueryHistory(getattr(self.app, "history_path", None))
         try:
-            editor = TextArea.code_editor(self.history.latest() or STARTER, language="sql",
-                                          id="editor", theme="monokai")
+            editor = TextArea.code_editor(
+                self.history.latest() or STARTER, language="sql", id="editor", theme="monokai"
+            )
         except Exception:  # no tree-sitter grammar for SQL: plain editing still works
             editor = TextArea.code_editor(self.history.latest() or STARTER, id="editor")
         editor.border_title = "SQL (read-only)"
@@ -180,10 +182,15 @@ class SqlScreen(MemtoolScreen):
             self._set_status(f"[green]done[/green] in {payload.seconds:.2f} s (no result set)")
             return
         table.set_data(frame.columns, rows, empty_text="the query returned no rows")
-        shown = (f"showing the first {len(rows):,} of {frame.height:,} rows"
-                 if frame.height > len(rows) else plural(frame.height, "row"))
-        self._set_status(f"[green]{shown}[/green] × {plural(frame.width, 'column')} in"
-                         f" {payload.seconds:.2f} s · ctrl+s exports")
+        shown = (
+            f"showing the first {len(rows):,} of {frame.height:,} rows"
+            if frame.height > len(rows)
+            else plural(frame.height, "row")
+        )
+        self._set_status(
+            f"[green]{shown}[/green] × {plural(frame.width, 'column')} in"
+            f" {payload.seconds:.2f} s · ctrl+s exports"
+        )
 
     def _set_status(self, markup: str) -> None:
         self.status = markup
