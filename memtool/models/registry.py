@@ -74,6 +74,34 @@ class ModelInfo:
     offline_weights: str | None = None
 
 
+def resolve_checkpoint(
+    spec: str | Path, checkpoint: str | Path | None, random_init: bool, *, cli: bool = False
+) -> tuple[str, str, W.Checkpoint | None]:
+    """``(source, arch, checkpoint)`` of a model spec that may itself be a checkpoint file
+    (whose model it names), or be given one; the checkpoint is read, not applied. ``cli``
+    words the usage errors with the command's options."""
+    source, arch = parse_model_spec(spec)
+    ckpt = None
+    if source == "checkpoint":
+        if checkpoint is not None:
+            option = "--checkpoint" if cli else "checkpoint="
+            raise UsageError(f"the model {spec} is itself a checkpoint file; do not also pass {option}")
+        ckpt = W.read_checkpoint(arch)
+        if not ckpt.model_name:
+            raise WeightsError(
+                f"checkpoint {ckpt.path} does not name its model",
+                hint=f"give the model and the file, e.g. resnet50 --checkpoint {ckpt.path}",
+            )
+        source, arch = parse_model_spec(ckpt.model_name)
+        if source == "checkpoint":
+            raise WeightsError(f"checkpoint {ckpt.path} names a file ({arch}) instead of a model")
+    elif checkpoint is not None:
+        ckpt = W.read_checkpoint(checkpoint)
+    if ckpt is not None and random_init:
+        raise UsageError(f"{'--random-init' if cli else 'random_init'} and a checkpoint exclude each other")
+    return source, arch, ckpt
+
+
 def load_model(
     spec: str | Path,
     *,
@@ -88,25 +116,8 @@ def load_model(
     for seeded random weights. ``num_classes`` changes the classifier (a fresh head on
     top of pretrained weights; a memtool checkpoint's own ``num_classes`` is the default).
     """
-    source, arch = parse_model_spec(spec)
-    ckpt = None
-    from_file = source == "checkpoint"
-    if from_file:
-        if checkpoint is not None:
-            raise UsageError(f"the model {spec} is itself a checkpoint file; do not also pass checkpoint=")
-        ckpt = W.read_checkpoint(arch)
-        if not ckpt.model_name:
-            raise WeightsError(
-                f"checkpoint {ckpt.path} does not name its model",
-                hint=f"give the model and the file, e.g. resnet50 --checkpoint {ckpt.path}",
-            )
-        source, arch = parse_model_spec(ckpt.model_name)
-        if source == "checkpoint":
-            raise WeightsError(f"checkpoint {ckpt.path} names a file ({arch}) instead of a model")
-    elif checkpoint is not None:
-        ckpt = W.read_checkpoint(checkpoint)
-    if ckpt is not None and random_init:
-        raise UsageError("random_init and a checkpoint exclude each other")
+    source, arch, ckpt = resolve_checkpoint(spec, checkpoint, random_init)
+    from_file = ckpt is not None and checkpoint is None  # the spec itself was the file
     if ckpt is not None and num_classes is None:
         num_classes = ckpt.num_classes
 

@@ -67,24 +67,9 @@ def check_model(spec: str, layers: str, *, checkpoint: str | None = None, random
     """Everything about one model that can be known without its weights; raises MemtoolError."""
     from memtool.models import weights as W
     from memtool.models.layers import enumerate_layers
-    from memtool.models.registry import parse_model_spec
+    from memtool.models.registry import resolve_checkpoint
 
-    source, arch = parse_model_spec(spec)
-    ckpt = None
-    if source == "checkpoint":
-        if checkpoint is not None:
-            raise UsageError(f"the model {spec} is itself a checkpoint file; do not also pass --checkpoint")
-        ckpt = W.read_checkpoint(arch)
-        if not ckpt.model_name:
-            raise WeightsError(
-                f"checkpoint {ckpt.path} does not name its model",
-                hint=f"give the model and the file, e.g. resnet50 --checkpoint {ckpt.path}",
-            )
-        source, arch = parse_model_spec(ckpt.model_name)
-    elif checkpoint is not None:
-        ckpt = W.read_checkpoint(checkpoint)
-    if ckpt is not None and random_init:
-        raise UsageError("--random-init and a checkpoint exclude each other")
+    source, arch, ckpt = resolve_checkpoint(spec, checkpoint, random_init, cli=True)
     module = skeleton(source, arch, ckpt.num_classes if ckpt is not None else None)
     if ckpt is not None:
         problems = W.state_dict_problems(module.state_dict(), ckpt.state_dict)

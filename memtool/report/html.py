@@ -183,18 +183,7 @@ def study_html(index: int, section: StudySection, n_studies: int) -> str:
 
 
 def runs_table(runs: pl.DataFrame) -> str:
-    cols = [
-        "run_id",
-        "kind",
-        "status",
-        "started_at",
-        "duration_s",
-        "n_models",
-        "n_layers_scored",
-        "memtool_version",
-        "command",
-        "error",
-    ]
+    cols = runs.columns  # as the report data selects them
     classes = {"run_id": "id", "command": "cmd"}
     rows = [
         "<tr>" + "".join(cell(c, r[c], cls=classes.get(c, "")) for c in cols) + "</tr>"
