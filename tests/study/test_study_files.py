@@ -100,3 +100,23 @@ def test_plan_of_the_full_study_works_offline(tmp_path, monkeypatch):
     assert "LaMem's published sizes" in out  # the data set is not on this machine
     assert "no weights on this machine" in out and "torchvision:alexnet" in out
     assert "extrapolated from its FLOPs" in out
+
+
+def test_a_plan_without_local_weights_is_calibrated_on_the_lite0_anchor(tmp_path, monkeypatch):
+    """No model of the study has weights here: the plan measures the offline EfficientNet-Lite0
+    (the anchor) on this machine and scales from it, instead of a FLOPs guess alone."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("MEMTOOL_CACHE", str(tmp_path / "cache"))
+    study = tmp_path / "anchor.toml"
+    study.write_text(
+        'name = "anchor"\nmodels = ["resnet18"]\nstore = "anchor.duckdb"\nout = "anchor"\n'
+        'device = "cpu"\n[data]\nspec = "demo"\nsplits = [1]\n'
+        '[sweep]\nlayers = "^(layer4|conv_head)$"\nbatch_size = 4\n'
+        "[finetune]\nepochs = 1\nimg_size = 64\nbatch_size = 4\n"
+        "[plan]\ncalibration_batches = 1\n"
+    )
+    res = runner.invoke(app, ["study", "plan", str(study)])
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    assert "calibration anchor: timm:tf_efficientnet_lite0" in out, out
