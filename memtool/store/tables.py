@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import duckdb
+if TYPE_CHECKING:
+    import duckdb
 
 SCORE_COLUMNS = (
     "run_id",

@@ -13,6 +13,7 @@ import math
 
 from memtool.runtime import digest
 from memtool.scoring.brain.target import BrainScore, BrainTarget
+from memtool.store.tables import BRAIN_TARGET_COLUMNS
 
 
 def brain_setup_id(target: BrainTarget, reducer_spec: str) -> str:
@@ -77,25 +78,7 @@ def target_records(target: BrainTarget, reducer_spec: str, features: dict | None
             "score": info["score_kind"],
         },
     }
-    row = {
-        k: info[k]
-        for k in (
-            "target_id",
-            "name",
-            "region",
-            "kind",
-            "benchmark",
-            "metric",
-            "ceiling",
-            "ceiling_method",
-            "score_kind",
-            "brainscore_vision",
-            "n_stimuli",
-            "n_neuroids",
-            "spec",
-            "citation",
-        )
-    }
+    row = {k: info[k] for k in BRAIN_TARGET_COLUMNS if k != "details"}
     row["details"] = json.dumps(
         {k: info[k] for k in ("benchmark_version", "n_splits", "task", "visual_degrees", "regression_impl")}
     )
