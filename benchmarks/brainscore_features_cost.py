@@ -137,26 +137,13 @@ def child_memtool(layers: list[str], budget: float, work: Path) -> dict:
 
 
 def child_brainscore(layers: list[str], work: Path) -> dict:
-    import functools
-
     factory = _register()
-    from brainscore_vision.model_helpers.activations.pca import LayerPCA
-    from brainscore_vision.model_helpers.activations.pytorch import PytorchWrapper, load_preprocess_images
     from brainscore_vision.model_helpers.brain_transformation.neural import LayerScores
 
-    from memtool.models.registry import load_model
+    from tests.brain._benchmarks import brainscore_lite0_wrapper
 
-    loaded = load_model("tf_efficientnet_lite0")
-    cfg = loaded.data_config
-    preprocessing = functools.partial(
-        load_preprocess_images,
-        image_size=int(cfg["input_size"][-1]),
-        normalize_mean=tuple(cfg["mean"]),
-        normalize_std=tuple(cfg["std"]),
-    )
     identifier = f"memtool-bench-lite0-{os.getpid()}"
-    wrapper = PytorchWrapper(loaded.module, preprocessing, identifier=identifier)
-    LayerPCA.hook(wrapper, n_components=1000)
+    wrapper = brainscore_lite0_wrapper(identifier)
     _reset_peak()
     t0, c0 = time.perf_counter(), _cpu()
     scores = LayerScores(identifier, wrapper, visual_degrees=8)(

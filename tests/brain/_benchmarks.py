@@ -1,6 +1,7 @@
 """A Cowley 2023 V4 session as a brainscore-vision NeuralBenchmark, built the way
-brainscore's own data plugins build theirs (PLS without stratification), for the tests
-that register it in brainscore's registry."""
+brainscore's own data plugins build theirs (PLS without stratification), and brainscore's
+own LayerPCA model of tf_efficientnet_lite0: the reference side of the parity test and of
+benchmarks/brainscore_features_cost.py."""
 
 from __future__ import annotations
 
@@ -46,3 +47,27 @@ def cowley_benchmark_factory(d, *, identifier: str, stimulus_set: str, visual_de
         )
 
     return factory
+
+
+def brainscore_lite0_wrapper(identifier: str):
+    """brainscore-vision's own reference for tf_efficientnet_lite0 (real offline weights): a
+    ``PytorchWrapper`` preprocessing the Brain-Score way with the model's input size and
+    mean/std, hooked with ``LayerPCA`` (1000 components), ready for ``LayerScores``."""
+    import functools
+
+    from brainscore_vision.model_helpers.activations.pca import LayerPCA
+    from brainscore_vision.model_helpers.activations.pytorch import PytorchWrapper, load_preprocess_images
+
+    from memtool.models.registry import load_model
+
+    loaded = load_model("tf_efficientnet_lite0")
+    cfg = loaded.data_config
+    preprocessing = functools.partial(
+        load_preprocess_images,
+        image_size=int(cfg["input_size"][-1]),
+        normalize_mean=tuple(cfg["mean"]),
+        normalize_std=tuple(cfg["std"]),
+    )
+    wrapper = PytorchWrapper(loaded.module, preprocessing, identifier=identifier)
+    LayerPCA.hook(wrapper, n_components=1000)
+    return wrapper

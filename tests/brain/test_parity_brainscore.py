@@ -11,7 +11,6 @@ name, which memtool is given with ``--pca-images``.
 
 from __future__ import annotations
 
-import functools
 import os
 import uuid
 
@@ -89,23 +88,12 @@ def imagenet_stand_in(tmp_path, lnsim_dir, monkeypatch):
 
 
 def _brainscore_scores(factory) -> dict[str, float]:
-    from brainscore_vision.model_helpers.activations.pca import LayerPCA
-    from brainscore_vision.model_helpers.activations.pytorch import PytorchWrapper, load_preprocess_images
     from brainscore_vision.model_helpers.brain_transformation.neural import LayerScores
 
-    from memtool.models.registry import load_model
+    from tests.brain._benchmarks import brainscore_lite0_wrapper
 
-    loaded = load_model("tf_efficientnet_lite0")
-    cfg = loaded.data_config
-    preprocessing = functools.partial(
-        load_preprocess_images,
-        image_size=int(cfg["input_size"][-1]),
-        normalize_mean=tuple(cfg["mean"]),
-        normalize_std=tuple(cfg["std"]),
-    )
     identifier = f"memtool-parity-lite0-{uuid.uuid4().hex[:8]}"
-    wrapper = PytorchWrapper(loaded.module, preprocessing, identifier=identifier)
-    LayerPCA.hook(wrapper, n_components=1000)
+    wrapper = brainscore_lite0_wrapper(identifier)
     benchmark = _RecordRaw(factory())
     LayerScores(identifier, wrapper, visual_degrees=8)(benchmark=benchmark, layers=LAYERS, prerun=True)
     return dict(zip(LAYERS, benchmark.raw))
