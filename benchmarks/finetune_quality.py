@@ -7,8 +7,10 @@ each chosen fold and on average the test Spearman rho of
   probe     the sweep's best-layer linear readout of the pretrained, frozen network
             (``run_sweep`` on every layer at the same input size, the layer with the
             best pooled rho; its per-fold test rho on the same folds);
-  v1        fine-tuning with memtool's previous default recipe (``RECIPE_V1``);
-  default   fine-tuning with the current default recipe (``Recipe()``);
+  v1        fine-tuning with memtool's first recipe (``RECIPE_V1``);
+  v2        fine-tuning with the previous default (``RECIPE_V2``: the head on the
+            penultimate features);
+  default   fine-tuning with the current default recipe (``Recipe()``: the stage head);
   resmem    ResMem zero-shot on the same test images (the ``memtool evaluate --baseline
             resmem`` code path: ``load_predictor(baseline="resmem")`` + ``evaluate``).
 
@@ -303,8 +305,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
         "--rows",
-        default="probe,v1,default,resmem",
-        help="comma-separated rows: probe, v1, default, resmem, crops (the "
+        default="probe,v2,default,resmem",
+        help="comma-separated rows: probe, v1, v2, default, resmem, crops (the "
         "label-preservation check of random resized crops), or none",
     )
     parser.add_argument(
@@ -329,7 +331,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     from memtool.finetune.data import load_split_dataset, split_parts
-    from memtool.finetune.recipe import RECIPE_V1
+    from memtool.finetune.recipe import RECIPE_V1, RECIPE_V2
     from memtool.scoring.stats import spearman
 
     work = Path(args.work)
@@ -368,6 +370,8 @@ def main() -> None:
     runs = []
     if "v1" in rows:
         runs.append(("v1", dict(RECIPE_V1)))
+    if "v2" in rows:
+        runs.append(("v2", dict(RECIPE_V2)))
     if "default" in rows:
         runs.append(("default", {}))
     for text in args.variant:

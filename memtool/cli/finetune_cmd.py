@@ -29,6 +29,7 @@ RECIPE_DEFAULTS = dict(
     ema_decay=0.99,
     augment="flip",
     tta_flip=True,
+    head_features="stages",
 )
 D = RECIPE_DEFAULTS
 
@@ -53,7 +54,8 @@ def finetune(
     recipe_name: str = typer.Option(
         "default",
         "--recipe",
-        help="default (the measured recipe) | v1 (memtool's earlier one); the options below override it",
+        help="default (the measured recipe) | v2 (the same, head on the penultimate features) | "
+        "v1 (memtool's first); the options below override it",
     ),
     epochs: Optional[int] = typer.Option(
         None, help=f"maximum epochs, early stopping may end sooner (default {D['epochs']})"
@@ -74,9 +76,15 @@ def finetune(
     patience: Optional[int] = typer.Option(
         None, help=f"epochs without a better validation rho before stopping (default {D['patience']})"
     ),
+    head_features: Optional[str] = typer.Option(
+        None,
+        "--head-features",
+        help="what the head reads: stages (the pooled outputs of every stage) | penultimate "
+        f"(the classifier's input, as in the study) (default {D['head_features']})",
+    ),
     head_init: Optional[str] = typer.Option(
         None,
-        help=f"ridge (LP-FT: the sweep's ridge readout of the penultimate features) | random (default {D['head_init']})",
+        help=f"ridge (LP-FT: the sweep's ridge readout of the head's features) | random (default {D['head_init']})",
     ),
     layer_decay: Optional[float] = typer.Option(
         None,
@@ -138,8 +146,8 @@ def finetune(
 ) -> None:
     """Fine-tune pretrained networks to predict memorability; every epoch lands in the store.
 
-    LP-FT: the head starts as the sweep's ridge readout of the penultimate features, then
-    the whole network trains (AdamW, layer-wise learning rates, warm-up + cosine, moving
+    LP-FT: the head, on the pooled outputs of every stage, starts as the sweep's ridge
+    readout of them, then the network up to its deepest stage trains (AdamW, layer-wise learning rates, warm-up + cosine, moving
     average of the weights, flips only); early stopping on validation rho.
     Re-running the same command resumes: finished models are skipped, an interrupted one
     continues from its last epoch. See docs/finetune.md for the recipe and the study.
@@ -147,7 +155,7 @@ def finetune(
     from memtool.cli.progress import progress_reporter
     from memtool.cli.sweep_cmd import read_models_file
     from memtool.errors import UsageError
-    from memtool.finetune.recipe import RECIPE_V1, Recipe
+    from memtool.finetune.recipe import RECIPE_V1, RECIPE_V2, Recipe
     from memtool.finetune.study import StudyConfig, run_study
 
     models = list(model or []) + (read_models_file(models_from) if models_from else [])
@@ -157,9 +165,9 @@ def finetune(
         brain = ["demo-it"] if data == "demo" and penultimate else []
     elif [b.lower() for b in brain] == ["none"]:
         brain = []
-    presets = {"default": {}, "v1": dict(RECIPE_V1)}
+    presets = {"default": {}, "v2": dict(RECIPE_V2), "v1": dict(RECIPE_V1)}
     if recipe_name not in presets:
-        raise UsageError(f"unknown recipe {recipe_name!r}", hint="use --recipe default or --recipe v1")
+        raise UsageError(f"unknown recipe {recipe_name!r}", hint="use --recipe default, v2 or v1")
     given = dict(
         epochs=epochs,
         batch_size=batch_size,
@@ -169,6 +177,7 @@ def finetune(
         warmup_epochs=warmup_epochs,
         patience=patience,
         head_init=head_init,
+        head_features=head_features,
         layer_decay=layer_decay,
         freeze_fraction=freeze,
         bn=bn,

@@ -4,7 +4,8 @@
 "num_classes": 1, ...}`` that ``memtool.models.registry.load_model`` (and therefore
 ``memtool sweep --model best.pt`` and ``memtool predict --checkpoint best.pt``) loads
 directly. Its head outputs memorability scores (the z-scoring is folded in); the extra
-keys record the preprocessing (``data_config``), the recipe, the epoch, the validation
+keys record the preprocessing (``data_config``), the stages of a stage head
+(``head_stages``, which ``load_model`` rebuilds the wrapper from), the recipe, the epoch, the validation
 rho, the data set and split, and the memtool version.
 
 ``last.pt`` is rewritten after every epoch: the weights as they are mid-training (head
@@ -68,6 +69,7 @@ def save_best(
     target_scaling: dict,
     head: str,
     penultimate: str | None,
+    head_stages: tuple[str, ...] | list[str] | None = None,
 ) -> None:
     """Write the best model as a memtool checkpoint (see the module docstring)."""
     atomic_save(
@@ -85,6 +87,7 @@ def save_best(
             "target_scaling": dict(target_scaling),
             "head": head,
             "penultimate": penultimate,
+            **({"head_stages": list(head_stages)} if head_stages else {}),
             "memtool_version": __version__,
         },
         path,

@@ -20,11 +20,22 @@ from memtool.errors import ModelError
 from memtool.finetune.ema import WeightEMA  # noqa: F401 (re-exported: its old home)
 
 
-def load_regression_model(spec: str, *, random_init: bool = False):
-    """``LoadedModel`` for ``spec`` with a fresh one-output head (pretrained backbone)."""
+def load_regression_model(spec: str, *, random_init: bool = False, head_features: str = "penultimate"):
+    """``LoadedModel`` for ``spec`` with a fresh one-output head (pretrained backbone).
+
+    ``head_features``: ``penultimate`` replaces the classifier; ``stages`` wraps the
+    network in a :class:`memtool.models.stage_head.StageHead` (the head reads the pooled
+    outputs of every stage; the layers after the deepest stage are frozen, unused).
+    """
+    import dataclasses
+
     from memtool.models.registry import load_model
 
     loaded = load_model(spec, num_classes=1, random_init=random_init)
+    if head_features == "stages":
+        from memtool.models.stage_head import wrap
+
+        loaded = dataclasses.replace(loaded, module=wrap(loaded.module, loaded.data_config["input_size"]))
     find_head(loaded.module, loaded.name)  # fail now, not after the first epoch
     return loaded
 
@@ -67,7 +78,12 @@ def find_head(module: nn.Module, name: str = "the model") -> tuple[str, nn.Modul
 def backbone_depths(module: nn.Module, head_name: str) -> dict[str, float]:
     """Relative depth (0 first .. 1 last) of every backbone parameter, by registration
     order (the order timm and torchvision build their stages in), the head excluded."""
-    names = [n for n, _ in module.named_parameters() if not (n == head_name or n.startswith(head_name + "."))]
+    unused = getattr(module, "unused", frozenset())  # a stage head's never-reached layers
+    names = [
+        n
+        for n, _ in module.named_parameters()
+        if n not in unused and not (n == head_name or n.startswith(head_name + "."))
+    ]
     last = max(1, len(names) - 1)
     return {n: i / last for i, n in enumerate(names)}
 

@@ -11,9 +11,15 @@ loss
     scores live on different scales (LaMem ~0.75 +- 0.12, LNSIM ~0.6 +- 0.14). When the
     best checkpoint is written, the standardisation is folded into the regression head
     (``w * std``, ``b * std + mean``), so a saved model outputs memorability scores.
+head input (``head_features``)
+    ``stages`` (default): the head reads the concatenated, spatially averaged outputs of
+    the network's stages (:mod:`memtool.models.stage_head`; for EfficientNet-Lite0
+    ``blocks.0``, ``blocks.1``, ``blocks.2``, ``blocks.4``, ``blocks.6``), and the layers
+    after the deepest stage are frozen and never run; ``penultimate``: the network's own
+    classifier input (the pooled last feature map), as in the study.
 head (``head_init``)
     ``ridge`` (LP-FT): before any gradient step the head is set, in closed form, to the
-    sweep's own ridge readout of the penultimate features of the (unaugmented) training
+    sweep's own ridge readout of the head's input features of the (unaugmented) training
     images: standardised features, penalty by exact leave-one-out error on train (or by
     validation rho where the split publishes a validation list). That linear probe is
     scored on the validation images as epoch 0, so early stopping can keep it when
@@ -66,6 +72,7 @@ from memtool.errors import UsageError
 
 
 HEAD_INITS = ("ridge", "random")
+HEAD_FEATURES = ("stages", "penultimate")
 BN_MODES = ("frozen", "train")
 AUGMENTS = ("flip", "shift", "rrc")
 
@@ -97,6 +104,7 @@ class Recipe:
     ema_decay: float = 0.99
     augment: str = "flip"
     tta_flip: bool = True
+    head_features: str = "stages"
 
     def __post_init__(self) -> None:
         checks = [
@@ -124,6 +132,10 @@ class Recipe:
                 self.head_init in HEAD_INITS,
                 f"--head-init must be one of {', '.join(HEAD_INITS)}, not {self.head_init!r}",
             ),
+            (
+                self.head_features in HEAD_FEATURES,
+                f"--head-features must be one of {', '.join(HEAD_FEATURES)}, not {self.head_features!r}",
+            ),
             (0 < self.layer_decay <= 1, f"--layer-decay must lie in (0, 1], not {self.layer_decay}"),
             (0 <= self.freeze_fraction < 1, f"--freeze must lie in [0, 1), not {self.freeze_fraction}"),
             (self.bn in BN_MODES, f"--bn must be one of {', '.join(BN_MODES)}, not {self.bn!r}"),
@@ -142,10 +154,14 @@ class Recipe:
         data = asdict(self)
         data["crop_scale"] = list(self.crop_scale)
         data["loss"] = "mse on training-split z-scores (folded into the head when saved)"
+        features = {
+            "stages": "the pooled outputs of every stage, concatenated",
+            "penultimate": "the penultimate features",
+        }[self.head_features]
         data["head"] = (
-            "ridge readout of penultimate features (LP-FT; epoch 0 is the probe)"
+            f"ridge readout of {features} (LP-FT; epoch 0 is the probe)"
             if self.head_init == "ridge"
-            else "random init"
+            else f"random init, on {features}"
         )
         data["optimizer"] = (
             "AdamW; head lr = lr * head_lr_mult; backbone lr * layer_decay^(9 - "
@@ -185,7 +201,12 @@ RECIPE_V1 = dict(
     ema_decay=0.0,
     augment="rrc",
     tta_flip=False,
+    head_features="penultimate",
 )
+
+# memtool's default before the stage head: the same recipe with the head on the
+# penultimate features (the benchmark's "v2" row).
+RECIPE_V2 = dict(head_features="penultimate")
 
 
 def input_config(data_config: dict, img_size: int | None) -> dict:

@@ -82,6 +82,7 @@ class RunState:
             target_scaling={"mean": self.mean, "std": self.std, "folded_into_head": True},
             head=self.head_name,
             penultimate=self.penultimate,
+            head_stages=getattr(self.module, "stages", None),
         )
 
     def _save_state(self) -> None:

@@ -193,9 +193,17 @@ def _score_penultimate(
     """Sweep the penultimate layer of the fine-tuned checkpoint and of the pretrained model."""
     from memtool.sweep import SweepConfig, run_sweep
 
+    from memtool.models.weights import read_checkpoint
+
     specs = [str(result.checkpoint)]
     if not config.random_init:
         specs.append(model)
+    # A stage head's "penultimate" layer is the pooled concatenation of the stages: the
+    # pretrained model is swept wrapped in the same stages, so the two compare like for like.
+    try:
+        stages = read_checkpoint(result.checkpoint).head_stages
+    except MemtoolError:  # the sweep of the checkpoint below records the problem
+        stages = None
     lamem = kind == "lamem"  # sweep the same published split: its test images stay held out
     scored = []
     for spec in specs:
@@ -214,6 +222,8 @@ def _score_penultimate(
         )
         if brain:
             options["brain"] = brain
+        if stages and spec == model:
+            options["head_stages"] = list(stages)
         try:
             swept = run_sweep(
                 SweepConfig(**options),

@@ -51,7 +51,9 @@ class Trainer(RunState):
         recipe, parts = self.recipe, self.parts
         self.device = resolve_device(self.config.device)
         self.workers = default_workers(self.device, self.config.workers)
-        loaded = load_regression_model(self.config.model, random_init=self.config.random_init)
+        loaded = load_regression_model(
+            self.config.model, random_init=self.config.random_init, head_features=recipe.head_features
+        )
         if loaded.name != self.model_name and not self.model_name.startswith("checkpoint:"):
             raise ModelError(f"{self.config.model} built {loaded.name}, expected {self.model_name}")
         self.model_name = loaded.name

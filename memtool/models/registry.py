@@ -108,6 +108,7 @@ def load_model(
     checkpoint: str | Path | None = None,
     random_init: bool = False,
     num_classes: int | None = None,
+    head_stages: list[str] | tuple[str, ...] | None = None,
 ) -> LoadedModel:
     """Build the model named by ``spec`` with weights resolved in the order of ``sources.ORDER``.
 
@@ -115,6 +116,8 @@ def load_model(
     naming the first missing/unexpected keys and shape mismatch). ``random_init`` asks
     for seeded random weights. ``num_classes`` changes the classifier (a fresh head on
     top of pretrained weights; a memtool checkpoint's own ``num_classes`` is the default).
+    ``head_stages`` wraps the built network in a fresh stage head over those stages
+    (:mod:`memtool.models.stage_head`), as a fine-tuned stage-head model is built.
     """
     source, arch, ckpt = resolve_checkpoint(spec, checkpoint, random_init)
     from_file = ckpt is not None and checkpoint is None  # the spec itself was the file
@@ -122,11 +125,22 @@ def load_model(
         num_classes = ckpt.num_classes
 
     name = canonical_name(source, arch)
+    staged = ckpt is not None and ckpt.head_stages  # a fine-tuned model with a stage head
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         module, config, transform, weights_source = BUILDERS[source](
-            arch, name, ckpt, random_init, num_classes
+            arch, name, None if staged else ckpt, random_init or bool(staged), num_classes
         )
+    if staged:
+        from memtool.models.stage_head import rebuild
+
+        module = rebuild(module, ckpt.head_stages, ckpt.state_dict)
+        W.apply_state_dict(module, ckpt.state_dict, f"checkpoint {ckpt.path}", name)
+        weights_source = f"checkpoint:{ckpt.path}"
+    elif head_stages:
+        from memtool.models.stage_head import wrap
+
+        module = wrap(module.to("cpu"), config["input_size"], head_stages)
     module = module.to("cpu").eval()
     if ckpt is not None and ckpt.data_config:  # e.g. a fine-tuned model's own input size
         config = data_config(

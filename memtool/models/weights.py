@@ -143,6 +143,7 @@ class Checkpoint:
     model_name: str | None = None
     num_classes: int | None = None
     data_config: dict | None = None  # preprocessing saved with a memtool checkpoint
+    head_stages: tuple[str, ...] | None = None  # a fine-tuned model's stage head (models.stage_head)
 
 
 def _strip_prefix(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -159,7 +160,7 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     if not path.is_file():
         raise WeightsError(f"checkpoint {path} not found", hint="check the path given to --checkpoint")
     path = path.resolve()
-    model_name = num_classes = data_config = None
+    model_name = num_classes = data_config = head_stages = None
     try:
         if path.suffix == ".safetensors":
             from safetensors import safe_open
@@ -188,6 +189,9 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
                     num_classes = obj["num_classes"]
                 if isinstance(obj.get("data_config"), Mapping):
                     data_config = dict(obj["data_config"])
+                stages = obj.get("head_stages")
+                if isinstance(stages, (list, tuple)) and stages and all(isinstance(n, str) for n in stages):
+                    head_stages = tuple(stages)
                 obj = obj[key]
                 break
     if (
@@ -196,7 +200,7 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
     ):
         raise WeightsError(f"checkpoint {path} holds no state dict (name -> tensor)", hint=hint)
-    return Checkpoint(path, _strip_prefix(obj), model_name, num_classes, data_config)
+    return Checkpoint(path, _strip_prefix(obj), model_name, num_classes, data_config, head_stages)
 
 
 _ZIP_MAGIC = b"PK\x03\x04"  # torch.save's default format is a zip archive

@@ -38,6 +38,10 @@ class SweepConfig:
     # for Brain-Score registry targets, reducer for local data and RDMs.
     brain_features: str | None = None
     pca_images: str | None = None  # folder of >= 1000 reference images (first 1000 by name)
+    # wrap each model in a stage head over these stages (memtool.models.stage_head): the
+    # pretrained counterpart of a fine-tuned stage-head model, whose "penultimate" layer
+    # is then the same pooled concatenation of stages
+    head_stages: list[str] | None = None
 
     def describe(self) -> dict:
         return asdict(self)

@@ -65,7 +65,9 @@ def _load_and_probe(spec: str, ctx, sink, run_id: str, reporter) -> tuple[ModelR
     seconds: dict[str, float] = {}
     keep_freed_memory()  # no page faults per activation buffer (see memtool.memory)
     t0 = time.perf_counter()
-    loaded = load_model(spec, checkpoint=config.checkpoint, random_init=config.random_init)
+    loaded = load_model(
+        spec, checkpoint=config.checkpoint, random_init=config.random_init, head_stages=config.head_stages
+    )
     model = loaded.module.to(device).eval()
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)

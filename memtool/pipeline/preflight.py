@@ -71,6 +71,10 @@ def check_model(spec: str, layers: str, *, checkpoint: str | None = None, random
 
     source, arch, ckpt = resolve_checkpoint(spec, checkpoint, random_init, cli=True)
     module = skeleton(source, arch, ckpt.num_classes if ckpt is not None else None)
+    if ckpt is not None and ckpt.head_stages:  # a fine-tuned model with a stage head
+        from memtool.models.stage_head import rebuild
+
+        module = rebuild(module, ckpt.head_stages, ckpt.state_dict)
     if ckpt is not None:
         problems = W.state_dict_problems(module.state_dict(), ckpt.state_dict)
         if problems:

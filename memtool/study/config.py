@@ -17,7 +17,8 @@ Layout (every key but ``models`` optional; see examples/study_demo.toml)::
     [brain]     targets = ["IT", "V4"], features = "brainscore"; any other key K sets the
                 sweep's ``brain_K`` option (features -> brain_features)
     [sweep]     any field of memtool.sweep.SweepConfig the study does not set itself
-    [finetune]  any field of memtool.finetune.recipe.Recipe (seed excepted: top-level)
+    [finetune]  any field of memtool.finetune.recipe.Recipe (seed excepted: top-level;
+                head_features defaults to "penultimate", the paper's design)
     [ray]       address, results_dir, max_retries, cpus_per_task
     [plan]      calibration_batches, gpu_tflops, brain_seconds_per_layer
 
@@ -166,6 +167,9 @@ class Study:
         from memtool.finetune.recipe import Recipe
 
         values = dict(self.recipe)
+        # The study replicates the paper's design: the head reads the penultimate layer,
+        # whose brain similarity it relates to accuracy (finetune.head_features overrides).
+        values.setdefault("head_features", "penultimate")
         if "crop_scale" in values:
             values["crop_scale"] = tuple(values["crop_scale"])
         return Recipe(**{**values, "seed": self.seed})

@@ -215,6 +215,7 @@ def test_new_recipe_fields_are_checked():
         dict(bn="x"),
         dict(ema_decay=1.0),
         dict(augment="jitter"),
+        dict(head_features="all"),
     ):
         with pytest.raises(UsageError):
             Recipe(**bad)
@@ -222,7 +223,8 @@ def test_new_recipe_fields_are_checked():
 
 def test_short_lp_ft_run_starts_from_the_probe(tmp_path):
     """A run of a random-init timm test model: epoch 0 is the ridge readout of its
-    penultimate features, scored on the validation images; training then goes on."""
+    head's features (the default stage head), scored on the validation images; training
+    then goes on."""
     from memtool.finetune.data import load_split_dataset, split_parts
     from memtool.finetune.heads import load_regression_model
     from memtool.finetune.train import FinetuneConfig, finetune_model
@@ -247,7 +249,7 @@ def test_short_lp_ft_run_starts_from_the_probe(tmp_path):
     # The probe, computed here from the sweep's readout on the same features.
     dataset = load_split_dataset("demo", 1, folds=4, seed=0, limit=40)
     parts = split_parts(dataset, 1, val_fraction=0.25, seed=0)
-    loaded = load_regression_model("test_efficientnet", random_init=True)
+    loaded = load_regression_model("test_efficientnet", random_init=True, head_features=recipe.head_features)
     spec = ViewSpec.from_data_config(input_config(loaded.data_config, 64))
     _, head = find_head(loaded.module)
     feats = {}

@@ -53,7 +53,7 @@ def test_run_row_has_test_rho_ci_and_recipe(trained):
     assert status == "completed" and best == r.best_epoch and done == 2
     assert rho == pytest.approx(r.test_rho) and low <= rho <= high
     assert optimizer.startswith("AdamW") and size == "128"
-    assert checkpoint == str(r.checkpoint.resolve()) and penultimate == "global_pool"
+    assert checkpoint == str(r.checkpoint.resolve()) and penultimate == "features"
     # The test evaluation also lands in evaluations, next to baselines on the same images.
     _, ev = Store(trained.db).query("SELECT predictor_id, split, part, n_images, rho FROM evaluations")
     assert ev == [(r.finetuned_model_id, "fold1", "test", 12, pytest.approx(r.test_rho))]
@@ -158,7 +158,7 @@ def test_sweep_scores_the_checkpoints_penultimate_layer(trained):
     _, rows = Store(trained.db).query(
         "SELECT penultimate_layer, penultimate_memorability FROM finetune_results"
     )
-    assert rows[0][0] == "global_pool" and rows[0][1] is not None
+    assert rows[0][0] == "features" and rows[0][1] is not None
 
 
 def test_study_command_scores_penultimate_layers_against_brain_data(trained):
@@ -172,10 +172,10 @@ def test_study_command_scores_penultimate_layers_against_brain_data(trained):
     store = Store(trained.db)
     _, rows = store.query("SELECT IT, pretrained_IT, penultimate_memorability FROM finetune_results")
     assert all(v is not None for v in rows[0]), rows
-    # timm's global_pool hands on its flatten's tensor, so the sweep scores it under that name
+    # The stage head's penultimate layer: the pooled stages, of the fine-tuned model and
+    # of the pretrained model wrapped in the same stages.
     _, models = store.query(
-        "SELECT DISTINCT model_id FROM layer_scores WHERE layer_name = 'global_pool.flatten'"
-        " AND target = 'IT'"
+        "SELECT DISTINCT model_id FROM layer_scores WHERE layer_name = 'features' AND target = 'IT'"
     )
     assert trained.result.finetuned_model_id in {m[0] for m in models} and len(models) == 2
     _, relation = store.query("SELECT region, finetuned_n, finetuned_rho FROM finetune_brain_relation")
