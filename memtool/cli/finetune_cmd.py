@@ -147,8 +147,9 @@ def finetune(
     """Fine-tune pretrained networks to predict memorability; every epoch lands in the store.
 
     LP-FT: the head, on the pooled outputs of every stage, starts as the sweep's ridge
-    readout of them, then the network up to its deepest stage trains (AdamW, layer-wise learning rates, warm-up + cosine, moving
-    average of the weights, flips only); early stopping on validation rho.
+    readout of them, then the network up to its deepest stage trains (AdamW, layer-wise
+    learning rates, warm-up + cosine, moving average of the weights, flips only); early
+    stopping on validation rho.
     Re-running the same command resumes: finished models are skipped, an interrupted one
     continues from its last epoch. See docs/finetune.md for the recipe and the study.
     """
