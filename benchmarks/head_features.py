@@ -11,6 +11,10 @@ reports the test Spearman rho of these head inputs:
                     (timm's ``feature_info``), concatenated: the default stage head
   stages+penult     both
   blocks            every top-level block output (``blocks.N``) and ``conv_head``, pooled
+  best layer        (``--inner-best``) the single best module, chosen within each fold's
+                    training images by the sweep's 5-fold readout (pooled rho) over every
+                    leaf module and every module at most three levels deep: the best-layer
+                    probe without the benchmark's look at the test folds
 
 Every feature is the spatial mean of a module's output on the evaluation view at
 ``--img-size``; one pass over the images serves every row.
@@ -51,7 +55,27 @@ def pooled_features(model, dataset, names, data_config, batch_size=64):
             model(torch.stack([transform(read_rgb(p)) for p in dataset.paths[start : start + batch_size]]))
     for h in handles:
         h.remove()
-    return {n: np.concatenate(v).astype(np.float64) for n, v in store.items()}
+    return {n: np.concatenate(v).astype(np.float64) for n, v in store.items() if v}  # modules that ran
+
+
+def best_layer(feats, y, train) -> str:
+    """The module whose 5-fold readout within ``train`` has the best pooled rho."""
+    import numpy as np
+
+    from memtool.data.splits import kfold_splits
+    from memtool.scoring.readout import ReadoutConfig
+    from memtool.scoring.readout_torch import score_layers
+
+    inner = kfold_splits(len(train), 5, seed=1)
+    names = [n for n in feats if feats[n].shape[1] >= 8]
+    scores = {}
+    for start in range(0, len(names), 16):
+        chunk = names[start : start + 16]
+        for n, s in zip(
+            chunk, score_layers([feats[n][train] for n in chunk], y[train], inner, ReadoutConfig(n_boot=10))
+        ):
+            scores[n] = -np.inf if np.isnan(s.pooled.rho) else s.pooled.rho
+    return max(names, key=lambda n: scores[n])
 
 
 def main() -> None:
@@ -61,6 +85,7 @@ def main() -> None:
     parser.add_argument("--img-size", type=int, default=112)
     parser.add_argument("--fold", type=int, action="append", help="folds to report (default 1 2 3)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--inner-best", action="store_true", help="add the best-layer row (slower)")
     args = parser.parse_args()
 
     import numpy as np
@@ -92,14 +117,22 @@ def main() -> None:
     }
     if blocks:
         rows["blocks"] = blocks
+    wanted = {n for ls in rows.values() for n in ls}
+    if args.inner_best:
+        wanted |= {n for n, m in model.named_modules() if n and (n.count(".") <= 2 or not list(m.children()))}
     t0 = time.perf_counter()
-    feats = pooled_features(model, dataset, sorted({n for ls in rows.values() for n in ls}), config)
+    feats = pooled_features(model, dataset, sorted(wanted), config)
     extract_s = time.perf_counter() - t0
     y = dataset.scores
     table = {name: {} for name in rows}
+    chosen = {}
     for fold in folds:
         parts = split_parts(dataset, fold, val_fraction=0.1, seed=0)
         train, test = np.concatenate([parts.train, parts.val]), parts.test
+        if args.inner_best:
+            rows["best layer"] = [best_layer(feats, y, train)]
+            chosen[fold] = rows["best layer"][0]
+            table.setdefault("best layer", {})
         for name, layers in rows.items():
             X = np.concatenate([feats[n] for n in layers], axis=1)
             weight, bias, _ = ridge_head(X[train], y[train])
@@ -119,6 +152,8 @@ def main() -> None:
         values = [table[name][f] for f in folds]
         print(f"{name:<15}{width:>9}" + "".join(f"{v:>9.4f}" for v in values) + f"{np.mean(values):>9.4f}")
     print("stages:", ", ".join(stages))
+    if chosen:
+        print("best layer per fold:", ", ".join(f"{f}: {n}" for f, n in chosen.items()))
 
 
 if __name__ == "__main__":
