@@ -102,6 +102,13 @@ def _dry_run(module: nn.Module, input_size: Sequence[int], names: Sequence[str])
                 shapes.setdefault(name, tuple(out.shape))
 
         handles.append(module.get_submodule(name).register_forward_hook(hook))
+    _forward_zeros(module, input_size, handles)
+    return shapes
+
+
+def _forward_zeros(module: nn.Module, input_size: Sequence[int], handles: list) -> None:
+    """One zero image through ``module`` in evaluation mode; then the hooks are removed
+    and the module's mode restored."""
     was_training = module.training
     module.eval()
     try:
@@ -111,7 +118,6 @@ def _dry_run(module: nn.Module, input_size: Sequence[int], names: Sequence[str])
         for handle in handles:
             handle.remove()
         module.train(was_training)
-    return shapes
 
 
 def stage_names(module: nn.Module, input_size: Sequence[int] = (3, 224, 224)) -> list[str]:
@@ -146,15 +152,7 @@ def _unused_parameters(wrapper: StageHead, input_size: Sequence[int]) -> frozens
     """Parameters of the modules a forward pass never reaches (after the deepest stage)."""
     ran: set[int] = set()
     handles = [m.register_forward_pre_hook(lambda mod, _i: ran.add(id(mod))) for m in wrapper.modules()]
-    was_training = wrapper.training
-    wrapper.eval()
-    try:
-        with torch.no_grad():
-            wrapper(torch.zeros(1, *(int(v) for v in input_size)))
-    finally:
-        for handle in handles:
-            handle.remove()
-        wrapper.train(was_training)
+    _forward_zeros(wrapper, input_size, handles)
     unused = set()
     for mod_name, mod in wrapper.named_modules():
         if id(mod) not in ran:
