@@ -8,20 +8,14 @@ from typer.testing import CliRunner
 from memtool.cli.main import app
 from memtool.data.neural import NeuralData, write_local
 from memtool.store import Store
+from tests._sweep_args import tiny_sweep_options
 
 runner = CliRunner()
 TINY = [
     "--model",
     "test_resnet",
     "--random-init",
-    "--limit",
-    "24",
-    "--folds",
-    "3",
-    "--n-boot",
-    "50",
-    "--batch-size",
-    "16",
+    *tiny_sweep_options(n_boot=50, batch_size=16),
     "--layers",
     "blocks",
 ]

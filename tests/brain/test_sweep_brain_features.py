@@ -10,20 +10,14 @@ from memtool.extract import brainscore_pca as bp
 from memtool.extract.brainscore_pca import fit as bp_fit
 from memtool.extract.brainscore_pca import reference as bp_reference
 from memtool.store import Store
+from tests._sweep_args import tiny_sweep_options
 
 runner = CliRunner()
 TINY = [
     "--model",
     "test_resnet",
     "--random-init",
-    "--limit",
-    "24",
-    "--folds",
-    "3",
-    "--n-boot",
-    "20",
-    "--batch-size",
-    "50",
+    *tiny_sweep_options(n_boot=20, batch_size=50),
     "--layers",
     "^(layer[1-4]|global_pool|fc)$",
 ]

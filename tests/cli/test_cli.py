@@ -11,20 +11,14 @@ from typer.testing import CliRunner
 
 from memtool.cli.main import app
 from memtool.store import Store
+from tests._sweep_args import tiny_sweep_options
 
 runner = CliRunner()
 TINY = [
     "--model",
     "test_resnet",
     "--random-init",
-    "--limit",
-    "24",
-    "--folds",
-    "3",
-    "--n-boot",
-    "50",
-    "--batch-size",
-    "8",
+    *tiny_sweep_options(n_boot=50, batch_size=8),
 ]
 
 
@@ -42,7 +36,7 @@ def swept(tmp_path_factory):
 
 def test_help_is_fast_and_does_not_import_torch():
     code = (
-        "import sys, time; t=time.perf_counter(); from memtool.cli.main import app; "
+        "import sys; from memtool.cli.main import app; "
         "print(json.dumps({'torch': 'torch' in sys.modules, 'duckdb': 'duckdb' in sys.modules}))"
     )
     out = subprocess.run(

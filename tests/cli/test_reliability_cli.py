@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from memtool.cli.main import app
 from memtool.store import Store
+from tests._sweep_args import tiny_sweep_options
 
 runner = CliRunner()
 TINY = ["--random-init", "--limit", "24", "--folds", "3", "--n-boot", "20", "--batch-size", "8"]
@@ -85,14 +86,7 @@ def test_a_model_failing_during_the_run_is_recorded_and_the_others_go_on(tmp_pat
         "tf_efficientnet_lite0",
         "--layers",
         "penultimate",
-        "--limit",
-        "24",
-        "--folds",
-        "3",
-        "--n-boot",
-        "20",
-        "--batch-size",
-        "8",
+        *tiny_sweep_options(n_boot=20, batch_size=8),
         "--brain",
         "none",
         "--db",

@@ -9,20 +9,14 @@ import sys
 import pytest
 
 from memtool.store import Store
+from tests._sweep_args import tiny_sweep_options
 
 ARGS = [
     "sweep",
     "--model",
     "test_resnet",
     "--random-init",
-    "--limit",
-    "24",
-    "--folds",
-    "3",
-    "--n-boot",
-    "50",
-    "--batch-size",
-    "8",
+    *tiny_sweep_options(n_boot=50, batch_size=8),
 ]
 ROWS = (
     "SELECT model_id, layer_name, setup_id, target, fold, score, ci_low, ci_high, alpha "

@@ -17,6 +17,7 @@ from memtool.store.shards import ingest_shards, pending_shards  # noqa: E402
 from memtool.progress import NullReporter  # noqa: E402
 from memtool.store import Store  # noqa: E402
 from memtool.sweep import SweepConfig, run_sweep  # noqa: E402
+from tests._sweep_args import tiny_sweep_options  # noqa: E402
 
 pytestmark = pytest.mark.slow
 BASE = dict(random_init=True, limit=24, folds=3, n_boot=50, batch_size=8, commit_every=4)
@@ -124,14 +125,7 @@ def test_shards_of_a_killed_driver_are_ingested_exactly_once(tmp_path):
         "--model",
         "test_resnet",
         "--random-init",
-        "--limit",
-        "24",
-        "--folds",
-        "3",
-        "--n-boot",
-        "3000",
-        "--batch-size",
-        "8",
+        *tiny_sweep_options(n_boot=3000, batch_size=8),
         "--db",
         str(db),
         "--results-dir",

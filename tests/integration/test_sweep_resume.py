@@ -13,6 +13,7 @@ import pytest
 from memtool.progress import NullReporter
 from memtool.store import Store
 from memtool.sweep import SweepConfig, run_sweep
+from tests._sweep_args import tiny_sweep_options
 
 CONFIG = dict(
     models=["test_resnet"], random_init=True, limit=24, folds=3, n_boot=50, batch_size=8, commit_every=4
@@ -82,14 +83,7 @@ def test_kill_9_mid_sweep_then_rerun_completes(tmp_path):
         "--model",
         "test_resnet",
         "--random-init",
-        "--limit",
-        "24",
-        "--folds",
-        "3",
-        "--n-boot",
-        "20000",
-        "--batch-size",
-        "8",
+        *tiny_sweep_options(n_boot=20000, batch_size=8),
         "--db",
         str(db),
     ]

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from memtool.cli.main import app
 from memtool.store import Store
 from tests.report._page import Page
+from tests._sweep_args import tiny_sweep_options
 
 runner = CliRunner()
 
@@ -74,14 +75,7 @@ def test_report_on_a_store_written_by_a_real_sweep(tmp_path):
         "--model",
         "test_resnet",
         "--random-init",
-        "--limit",
-        "24",
-        "--folds",
-        "3",
-        "--n-boot",
-        "50",
-        "--batch-size",
-        "8",
+        *tiny_sweep_options(n_boot=50, batch_size=8),
         "--db",
         db,
     )

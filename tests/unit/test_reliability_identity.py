@@ -11,6 +11,7 @@ from memtool.cli.main import app
 from memtool.models import offline
 from memtool.models.weights import weights_digest
 from memtool.store import Store
+from tests._sweep_args import tiny_sweep_options
 
 runner = CliRunner()
 
@@ -61,14 +62,7 @@ def test_a_rerandomised_checkpoint_is_scored_not_skipped(tmp_path):
     common = [
         "--model",
         "test_resnet",
-        "--limit",
-        "24",
-        "--folds",
-        "3",
-        "--n-boot",
-        "20",
-        "--batch-size",
-        "8",
+        *tiny_sweep_options(n_boot=20, batch_size=8),
         "--layers",
         "layer2",
         "--db",
@@ -131,14 +125,7 @@ def test_an_old_store_keeps_its_offline_package_scores_under_the_new_id(tmp_path
         "tf_efficientnet_lite0",
         "--layers",
         "penultimate",
-        "--limit",
-        "24",
-        "--folds",
-        "3",
-        "--n-boot",
-        "20",
-        "--batch-size",
-        "8",
+        *tiny_sweep_options(n_boot=20, batch_size=8),
         "--brain",
         "none",
         "--db",
