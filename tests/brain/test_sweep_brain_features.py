@@ -51,18 +51,22 @@ def test_brainscore_features_on_local_data_fit_once_then_come_from_the_cache(
     assert plain.exit_code == 0, plain.output
     assert _setups(db) == [("reducer", "pool", None, None)] and fits == []
 
-    first = invoke(
-        "sweep",
-        *TINY,
-        "--brain",
-        "demo-it",
-        "--brain-features",
-        "brainscore",
-        "--pca-images",
-        images,
-        "--db",
-        db,
-    )
+    def brainscore_sweep(*extra):
+        return invoke(
+            "sweep",
+            *TINY,
+            "--brain",
+            "demo-it",
+            "--brain-features",
+            "brainscore",
+            "--pca-images",
+            images,
+            "--db",
+            db,
+            *extra,
+        )
+
+    first = brainscore_sweep()
     assert first.exit_code == 0, first.output
     fingerprint = bp.resolve_reference_images(images).fingerprint
     assert sorted(_setups(db)) == [
@@ -84,19 +88,7 @@ def test_brainscore_features_on_local_data_fit_once_then_come_from_the_cache(
     assert len(list((tmp_path / "cache" / "brainscore-pca").glob("*.json"))) == len(fitted)
     n_passes = len(fits)
 
-    again = invoke(
-        "sweep",
-        *TINY,
-        "--brain",
-        "demo-it",
-        "--brain-features",
-        "brainscore",
-        "--pca-images",
-        images,
-        "--db",
-        db,
-        "--force",
-    )
+    again = brainscore_sweep("--force")
     assert again.exit_code == 0, again.output
     assert len(fits) == n_passes  # components from the cache, nothing refitted
     assert Store(db).query(query)[1] == rows  # and the same scores
