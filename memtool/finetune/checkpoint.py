@@ -123,6 +123,19 @@ def read_best(path: Path) -> dict:
     return obj
 
 
+def checkpoint_extras(path: Path) -> dict:
+    """The non-weight keys of a memtool checkpoint, read without loading its weights
+    (memory-mapped); empty for other files and for files that cannot be read."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        return {}
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:
+        return {}  # an old format simply has no extras; unreadable files fail where they are loaded
+    return {k: v for k, v in obj.items() if k != "state_dict"} if isinstance(obj, dict) else {}
+
+
 def rng_state() -> dict:
     """Every RNG the training loop draws from: torch (CPU and CUDA), Python, numpy."""
     np_state = np.random.get_state(legacy=False)

@@ -139,6 +139,7 @@ def load_predictor(
 
 def load_checkpoint(path: str | Path, model: str | None = None) -> Predictor:
     """A memtool checkpoint (names its model), or any state dict plus ``model``."""
+    from memtool.finetune.checkpoint import checkpoint_extras
     from memtool.finetune.heads import find_head
     from memtool.finetune.recipe import eval_transform
     from memtool.finetune.runs import canonical_model_name
@@ -168,7 +169,7 @@ def load_checkpoint(path: str | Path, model: str | None = None) -> Predictor:
             f"{info.path}: {exc.message}",
             hint="predict needs a one-output regression checkpoint, e.g. best.pt from memtool finetune",
         ) from None
-    extras = _extras(info.path)
+    extras = checkpoint_extras(info.path)
     data_config = extras.get("data_config") or loaded.data_config
     recipe = extras.get("recipe") if isinstance(extras.get("recipe"), dict) else {}
     return Predictor(
@@ -180,17 +181,6 @@ def load_checkpoint(path: str | Path, model: str | None = None) -> Predictor:
         tta_flip=bool(recipe.get("tta_flip", False)),
         info={k: v for k, v in extras.items() if k != "state_dict"} | {"model": loaded.name},
     )
-
-
-def _extras(path: Path) -> dict:
-    """The non-weight keys of a memtool checkpoint (empty for other files)."""
-    if path.suffix == ".safetensors":
-        return {}
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:
-        return {}  # read_checkpoint already read it; an old format simply has no extras
-    return {k: v for k, v in obj.items() if k != "state_dict"} if isinstance(obj, dict) else {}
 
 
 def load_resmem() -> Predictor:

@@ -193,17 +193,14 @@ def _score_penultimate(
     """Sweep the penultimate layer of the fine-tuned checkpoint and of the pretrained model."""
     from memtool.sweep import SweepConfig, run_sweep
 
-    from memtool.models.weights import read_checkpoint
+    from memtool.finetune.checkpoint import checkpoint_extras
 
     specs = [str(result.checkpoint)]
     if not config.random_init:
         specs.append(model)
     # A stage head's "penultimate" layer is the pooled concatenation of the stages: the
     # pretrained model is swept wrapped in the same stages, so the two compare like for like.
-    try:
-        stages = read_checkpoint(result.checkpoint).head_stages
-    except MemtoolError:  # the sweep of the checkpoint below records the problem
-        stages = None
+    stages = checkpoint_extras(result.checkpoint).get("head_stages")  # none: the sweep below says why
     lamem = kind == "lamem"  # sweep the same published split: its test images stay held out
     scored = []
     for spec in specs:
